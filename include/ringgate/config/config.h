@@ -1,0 +1,75 @@
+// Config: every setting of the process in one struct, with its default and what it costs.
+// Filled from environment variables, then from command-line flags (flags win).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ringgate/common/result.h"
+
+namespace ringgate {
+
+struct ListenAddress {
+  std::string host;  // numeric IPv4 or IPv6 (without brackets), or "localhost"
+  uint16_t port = 0;  // 0 asks the kernel for a free port
+};
+
+struct Config {
+  // ---- Where and how much ----
+
+  // Addresses to listen on (`--listen`, env LISTEN), comma-separated HOST:PORT; IPv6 as
+  // [::1]:7860. 7860 is the port HAJIMI users already point their clients at.
+  std::vector<ListenAddress> listen = {{"0.0.0.0", 7860}};
+
+  // Reactor threads, one per CPU, each pinned (`--threads`, env THREADS). 0 means one per CPU
+  // this process may run on. More threads than CPUs only adds context switches.
+  int threads = 0;
+
+  // ---- Limits on what a client may send (each violation gets its own status) ----
+
+  // Bytes of request line plus headers (431 past it). Bounds the memory one slow client can pin.
+  uint32_t max_header_bytes = 64 * 1024;
+
+  // Bytes of request body (413 past it). Images arrive base64-encoded inside chat bodies, so this
+  // is generous; each request in flight may hold up to this much.
+  uint64_t max_body_bytes = 32ull * 1024 * 1024;
+
+  // Time allowed from a request's first byte to the end of its headers (408 past it), and the
+  // longest silence allowed while a body is arriving. Cuts off slowloris-style clients.
+  uint32_t header_timeout_ms = 15'000;
+
+  // Time an idle keep-alive connection is kept open between requests. Idle connections cost only
+  // a few hundred bytes (no receive buffer), so this can be long.
+  uint32_t idle_timeout_ms = 60'000;
+
+  // Open client connections per reactor thread; a connection past it gets 503 and is closed.
+  uint32_t max_connections_per_core = 16'384;
+
+  // ---- Lifecycle ----
+
+  // On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are cut.
+  uint32_t drain_timeout_ms = 10'000;
+
+  // Minimum level of log lines written to stderr: debug, info, warning, error (env LOG_LEVEL).
+  std::string log_level = "info";
+};
+
+// Parses `env` (NAME=VALUE strings, e.g. environ) then `argv` into a Config. On a bad value or an
+// unknown flag the Status holds one line saying what to change. `--help` sets *help_requested.
+Result<Config> ParseConfig(int argc, const char* const* argv, const char* const* env,
+                           bool* help_requested);
+
+// The text `ringgate --help` prints: every option, its environment variable and its default.
+std::string ConfigHelpText();
+
+// Parses "HOST:PORT[,HOST:PORT...]".
+Result<std::vector<ListenAddress>> ParseListenList(const std::string& text);
+
+// "500ms", "15s", "2m", "1h"; a bare number is seconds (as HAJIMI's settings are).
+Result<uint64_t> ParseDurationMillis(const std::string& text);
+
+// "65536", "64k", "64KiB", "32M", "32MiB", "1G".
+Result<uint64_t> ParseByteSize(const std::string& text);
+
+}  // namespace ringgate

@@ -1,0 +1,90 @@
+// ClientConnection: one accepted HTTP/1.1 connection on one core.
+//
+// Life: receives arrive through the core's multishot recv into provided buffers; each buffer is
+// parsed at once (RequestParser) and given back, so an idle connection holds no receive buffer.
+// Each complete request is dispatched to the router, whose answer goes into the output queue;
+// one send is in flight at a time, and everything answered meanwhile leaves in the next one.
+// When the output rises above its high mark the connection stops reading (the multishot recv is
+// cancelled) until it drains below the low mark.
+//
+// Closing: after a final response (errors, Connection: close, draining) the write side is shut
+// and the connection lingers, discarding input, until the peer closes or the linger time runs
+// out, so the client reads the whole response instead of a reset. The slot is freed only after
+// the last completion for it has arrived.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ringgate/http/request_parser.h"
+#include "ringgate/http/router.h"
+#include "ringgate/io/output_queue.h"
+#include "ringgate/io/timer_wheel.h"
+
+namespace ringgate {
+
+class Shard;
+
+class ClientConnection final : public Responder {
+ public:
+  ClientConnection(Shard* shard, uint32_t slot, uint32_t generation, int fd);
+  ~ClientConnection() override;
+
+  void Start();
+  void OnRecv(int result, uint32_t cqe_flags);
+  void OnSend(int result);
+  // The core is draining: finish what is in progress, take no more requests.
+  void Drain();
+  // Close now, whatever is in progress.
+  void Abort();
+
+  uint32_t slot() const { return slot_; }
+  uint32_t generation() const { return generation_; }
+  bool idle() const;
+
+  // Responder
+  void Send(int status, std::string_view content_type, std::string_view body,
+            std::string_view extra_headers) override;
+
+ private:
+  enum class TimerKind { kNone, kHeader, kBody, kIdle, kLinger };
+
+  void ArmRecv();
+  void ProcessInput(std::string_view data);
+  void HandleRequest();
+  void FailRequest(int status, std::string_view code, std::string_view message);
+  void Flush();
+  void AfterOutputDrained();
+  void BeginLinger();
+  void PauseReading();
+  void ResumeReading();
+  void UpdateTimer();
+  void ScheduleTimer(TimerKind kind, uint64_t deadline_ms);
+  void OnTimer();
+  void MaybeFinish();
+  static void TimerThunk(Timer* timer, void* self);
+
+  Shard* shard_;
+  uint32_t slot_;
+  uint32_t generation_;
+  int fd_;
+  RequestParser parser_;
+  OutputQueue out_;
+  Timer timer_;
+  TimerKind timer_kind_ = TimerKind::kNone;
+  std::string held_input_;  // bytes read but not parsed while reading is paused
+
+  bool recv_armed_ = false;
+  bool recv_wanted_ = true;      // false while paused by the output watermark
+  bool keep_alive_ = true;       // false once a final response is queued
+  bool close_after_flush_ = false;
+  bool lingering_ = false;
+  bool aborting_ = false;
+  bool finished_ = false;
+  bool peer_closed_ = false;     // the peer shut its write side (EOF seen)
+  bool handling_head_ = false;   // the request being answered is HEAD
+  bool current_keep_alive_ = true;
+};
+
+}  // namespace ringgate

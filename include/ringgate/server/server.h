@@ -1,0 +1,51 @@
+// Server: binds the listeners, starts one pinned Shard thread per core, and relays the process's
+// lifecycle (drain, abort) to the shards as cross-core messages.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "ringgate/common/result.h"
+#include "ringgate/config/config.h"
+#include "ringgate/io/reactor.h"
+#include "ringgate/net/listener.h"
+
+namespace ringgate {
+
+class Shard;
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+
+  // Binds every listener and starts the shards; returns once all of them are serving.
+  Status Start();
+  const std::vector<ListenerGroup>& listeners() const { return listeners_; }
+  int thread_count() const { return static_cast<int>(shards_.size()); }
+
+  // Stop accepting and finish in-flight requests (bounded by drain_timeout).
+  void RequestDrain();
+  // Close every connection now.
+  void RequestAbort();
+  bool AllShardsStopped() const { return running_.load() == 0; }
+  void Join();
+
+ private:
+  void Post(uint32_t code);
+
+  Config config_;
+  std::vector<ListenerGroup> listeners_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::thread> threads_;
+  std::vector<int> ring_fds_;
+  std::atomic<int> running_{0};
+  RingMessenger messenger_;
+};
+
+// The CPUs this process may run on, in order.
+std::vector<int> UsableCpus();
+
+}  // namespace ringgate

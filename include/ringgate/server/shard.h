@@ -1,0 +1,86 @@
+// Shard: everything one core owns: its reactor (ring, buffers, timers), its listening sockets,
+// its client connections, its router and its Date header cache. A request never leaves the
+// shard that accepted it; shards talk only through cross-core messages (MSG_RING).
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ringgate/config/config.h"
+#include "ringgate/http/response.h"
+#include "ringgate/http/router.h"
+#include "ringgate/io/reactor.h"
+#include "ringgate/server/op.h"
+
+namespace ringgate {
+
+class ClientConnection;
+
+class Shard final : public Reactor::Handler {
+ public:
+  Shard(int index, const Config& config, std::vector<int> listen_fds);
+  ~Shard() override;
+
+  // Creates the ring; must run on the shard's own thread.
+  Status Init();
+  // Serves until drained or aborted.
+  void Run();
+
+  int index() const { return index_; }
+  int ring_fd() const { return reactor_->ring_fd(); }
+  const std::string& setup_description() const { return reactor_->setup_description(); }
+
+  // ---- For connections ----
+  io_uring_sqe* Sqe() { return reactor_->GetSqe(); }
+  uint64_t now_ms() const { return reactor_->now_ms(); }
+  TimerWheel& timers() { return reactor_->timers(); }
+  BufferRing& buffers() { return reactor_->buffers(); }
+  const Config& config() const { return config_; }
+  const Router& router() const { return router_; }
+  std::string_view date() { return date_.Now(); }
+  bool draining() const { return draining_; }
+  // The connection has submitted its close; its object is freed after this loop iteration.
+  void Release(ClientConnection* connection);
+
+ private:
+  void OnCompletion(const io_uring_cqe& cqe) override;
+  void OnLoopEnd() override;
+
+  void ArmAccept(size_t listener);
+  void OnAccept(size_t listener, const io_uring_cqe& cqe);
+  void Reject(int fd);
+  void OnMessage(uint32_t code);
+  void BeginDrain();
+  void AbortAll();
+  ClientConnection* Lookup(uint64_t user_data);
+
+  int index_;
+  Config config_;
+  std::vector<int> listen_fds_;
+  std::vector<bool> accept_armed_;
+  std::unique_ptr<Reactor> reactor_;
+  Router router_;
+  HttpDate date_;
+
+  std::vector<std::unique_ptr<ClientConnection>> slots_;
+  std::vector<uint32_t> generations_;
+  std::vector<uint32_t> free_slots_;
+  size_t live_ = 0;
+  std::vector<std::unique_ptr<ClientConnection>> released_;
+
+  // 503 answers to connections over the limit, kept until their send completes.
+  std::unordered_map<uint32_t, std::string> reject_buffers_;
+  uint32_t next_reject_id_ = 0;
+
+  Timer accept_retry_timer_;
+  Timer drain_timer_;
+  bool draining_ = false;
+};
+
+}  // namespace ringgate

@@ -1,0 +1,309 @@
+#include "ringgate/config/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string_view>
+
+namespace ringgate {
+namespace {
+
+struct OptionSpec {
+  const char* flag;  // without the leading "--"
+  const char* env;
+  const char* value_hint;
+  const char* help;
+  std::function<std::string(const Config&)> show_default;
+  std::function<Status(Config&, const std::string&)> apply;
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Result<uint64_t> ParseUnsigned(const std::string& text) {
+  if (text.empty() || text.size() > 19) return Status::Error("expected a non-negative integer");
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return Status::Error("expected a non-negative integer");
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
+// Splits "123abc" into the number and the lower-cased suffix.
+Result<std::pair<uint64_t, std::string>> SplitNumberSuffix(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return Status::Error("expected a number");
+  Result<uint64_t> number = ParseUnsigned(text.substr(0, digits));
+  if (!number) return number.status();
+  std::string suffix = Lower(text.substr(digits));
+  while (!suffix.empty() && suffix.front() == ' ') suffix.erase(0, 1);
+  return std::make_pair(*number, suffix);
+}
+
+std::string FormatListen(const std::vector<ListenAddress>& list) {
+  std::string out;
+  for (const ListenAddress& a : list) {
+    if (!out.empty()) out += ',';
+    bool v6 = a.host.find(':') != std::string::npos;
+    out += v6 ? "[" + a.host + "]" : a.host;
+    out += ':' + std::to_string(a.port);
+  }
+  return out;
+}
+
+std::string FormatMillis(uint64_t ms) {
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes % (1024 * 1024) == 0) return std::to_string(bytes >> 20) + "MiB";
+  if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + "KiB";
+  return std::to_string(bytes);
+}
+
+template <typename T>
+Status ApplyRange(const Result<uint64_t>& parsed, uint64_t lo, uint64_t hi, T* out,
+                  const char* what) {
+  if (!parsed) return Status::Error(parsed.status().message());
+  if (*parsed < lo || *parsed > hi) {
+    return Status::Error(std::string("expected ") + what + " between " + std::to_string(lo) +
+                         " and " + std::to_string(hi));
+  }
+  *out = static_cast<T>(*parsed);
+  return Status::Ok();
+}
+
+const std::vector<OptionSpec>& Options() {
+  static const std::vector<OptionSpec> options = {
+      {"listen", "LISTEN", "HOST:PORT[,HOST:PORT]",
+       "addresses to listen on; port 0 picks a free port",
+       [](const Config& c) { return FormatListen(c.listen); },
+       [](Config& c, const std::string& v) {
+         Result<std::vector<ListenAddress>> list = ParseListenList(v);
+         if (!list) return list.status();
+         c.listen = std::move(*list);
+         return Status::Ok();
+       }},
+      {"threads", "THREADS", "N", "reactor threads, one pinned per CPU; 0: one per usable CPU",
+       [](const Config& c) { return std::to_string(c.threads); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 1024, &c.threads, "a thread count");
+       }},
+      {"max-header-bytes", "MAX_HEADER_BYTES", "SIZE",
+       "largest request line plus headers (431 past it)",
+       [](const Config& c) { return FormatBytes(c.max_header_bytes); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseByteSize(v), 256, 16u << 20, &c.max_header_bytes, "a size");
+       }},
+      {"max-body-bytes", "MAX_BODY_BYTES", "SIZE", "largest request body (413 past it)",
+       [](const Config& c) { return FormatBytes(c.max_body_bytes); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseByteSize(v), 0, 4ull << 30, &c.max_body_bytes, "a size");
+       }},
+      {"header-timeout", "HEADER_TIMEOUT", "DURATION",
+       "time from a request's first byte to its last header, and the longest pause within a body "
+       "(408 past it)",
+       [](const Config& c) { return FormatMillis(c.header_timeout_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 10, 3'600'000, &c.header_timeout_ms,
+                           "a duration");
+       }},
+      {"idle-timeout", "IDLE_TIMEOUT", "DURATION",
+       "how long an idle keep-alive connection stays open",
+       [](const Config& c) { return FormatMillis(c.idle_timeout_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 10, 86'400'000, &c.idle_timeout_ms,
+                           "a duration");
+       }},
+      {"max-connections-per-core", "MAX_CONNECTIONS_PER_CORE", "N",
+       "open client connections per thread (503 past it)",
+       [](const Config& c) { return std::to_string(c.max_connections_per_core); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 1, 1u << 22, &c.max_connections_per_core,
+                           "a connection count");
+       }},
+      {"drain-timeout", "DRAIN_TIMEOUT", "DURATION",
+       "on SIGTERM/SIGINT, how long in-flight requests may take to finish",
+       [](const Config& c) { return FormatMillis(c.drain_timeout_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 0, 3'600'000, &c.drain_timeout_ms,
+                           "a duration");
+       }},
+      {"log-level", "LOG_LEVEL", "LEVEL", "debug, info, warning or error",
+       [](const Config& c) { return c.log_level; },
+       [](Config& c, const std::string& v) {
+         std::string level = Lower(v);
+         if (level != "debug" && level != "info" && level != "warning" && level != "warn" &&
+             level != "error") {
+           return Status::Error("expected debug, info, warning or error");
+         }
+         c.log_level = level;
+         return Status::Ok();
+       }},
+  };
+  return options;
+}
+
+Status ApplyOption(const OptionSpec& spec, Config& config, const std::string& value,
+                   bool from_env) {
+  Status s = spec.apply(config, value);
+  if (s.ok()) return s;
+  std::string source = from_env ? std::string("environment variable ") + spec.env
+                                : std::string("--") + spec.flag;
+  return Status::Error("invalid value '" + value + "' for " + source + ": " + s.message());
+}
+
+}  // namespace
+
+Result<uint64_t> ParseDurationMillis(const std::string& text) {
+  Result<std::pair<uint64_t, std::string>> split = SplitNumberSuffix(text);
+  if (!split) return Status::Error("expected a duration such as 500ms, 15s or 2m");
+  auto [n, suffix] = *split;
+  uint64_t scale;
+  if (suffix.empty() || suffix == "s") {
+    scale = 1000;
+  } else if (suffix == "ms") {
+    scale = 1;
+  } else if (suffix == "m" || suffix == "min") {
+    scale = 60'000;
+  } else if (suffix == "h") {
+    scale = 3'600'000;
+  } else {
+    return Status::Error("expected a duration such as 500ms, 15s or 2m");
+  }
+  if (n > UINT64_MAX / scale) return Status::Error("duration too large");
+  return n * scale;
+}
+
+Result<uint64_t> ParseByteSize(const std::string& text) {
+  Result<std::pair<uint64_t, std::string>> split = SplitNumberSuffix(text);
+  if (!split) return Status::Error("expected a size such as 65536, 64KiB or 32MiB");
+  auto [n, suffix] = *split;
+  uint64_t scale;
+  if (suffix.empty() || suffix == "b") {
+    scale = 1;
+  } else if (suffix == "k" || suffix == "kb" || suffix == "kib") {
+    scale = 1024;
+  } else if (suffix == "m" || suffix == "mb" || suffix == "mib") {
+    scale = 1024 * 1024;
+  } else if (suffix == "g" || suffix == "gb" || suffix == "gib") {
+    scale = 1024 * 1024 * 1024;
+  } else {
+    return Status::Error("expected a size such as 65536, 64KiB or 32MiB");
+  }
+  if (n > UINT64_MAX / scale) return Status::Error("size too large");
+  return n * scale;
+}
+
+Result<std::vector<ListenAddress>> ParseListenList(const std::string& text) {
+  std::vector<ListenAddress> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                     : comma - start);
+    ListenAddress address;
+    size_t colon;
+    if (!item.empty() && item.front() == '[') {
+      size_t close = item.find(']');
+      if (close == std::string::npos || close + 1 >= item.size() || item[close + 1] != ':') {
+        return Status::Error("expected [IPV6]:PORT");
+      }
+      address.host = item.substr(1, close - 1);
+      colon = close + 1;
+    } else {
+      colon = item.rfind(':');
+      if (colon == std::string::npos) return Status::Error("expected HOST:PORT, e.g. 0.0.0.0:7860");
+      address.host = item.substr(0, colon);
+      if (address.host.find(':') != std::string::npos) {
+        return Status::Error("write IPv6 addresses in brackets, e.g. [::1]:7860");
+      }
+    }
+    if (address.host.empty()) return Status::Error("expected HOST:PORT, e.g. 0.0.0.0:7860");
+    Result<uint64_t> port = ParseUnsigned(item.substr(colon + 1));
+    if (!port || *port > 65535) return Status::Error("expected a port between 0 and 65535");
+    address.port = static_cast<uint16_t>(*port);
+    out.push_back(std::move(address));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<Config> ParseConfig(int argc, const char* const* argv, const char* const* env,
+                           bool* help_requested) {
+  Config config;
+  *help_requested = false;
+  const std::vector<OptionSpec>& options = Options();
+  for (const char* const* e = env; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view name = entry.substr(0, eq);
+    for (const OptionSpec& spec : options) {
+      if (name == spec.env) {
+        Status s = ApplyOption(spec, config, std::string(entry.substr(eq + 1)), true);
+        if (!s.ok()) return s;
+      }
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg(argv[i]);
+    if (arg == "--help" || arg == "-h") {
+      *help_requested = true;
+      return config;
+    }
+    if (arg.substr(0, 2) != "--") {
+      return Status::Error("unexpected argument '" + std::string(arg) + "'; see --help");
+    }
+    std::string_view name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string_view::npos) {
+      value = std::string(name.substr(eq + 1));
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const OptionSpec* match = nullptr;
+    for (const OptionSpec& spec : options) {
+      if (name == spec.flag) match = &spec;
+    }
+    if (match == nullptr) {
+      return Status::Error("unknown option '--" + std::string(name) + "'; see --help");
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) return Status::Error("option --" + std::string(name) + " needs a value");
+      value = argv[++i];
+    }
+    Status s = ApplyOption(*match, config, value, false);
+    if (!s.ok()) return s;
+  }
+  return config;
+}
+
+std::string ConfigHelpText() {
+  std::string out =
+      "ringgate: a Gemini API gateway\n\n"
+      "Usage: ringgate [--option VALUE]...\n\n"
+      "Each option may also be set by its environment variable; a flag wins over the "
+      "environment.\n\n";
+  Config defaults;
+  for (const OptionSpec& spec : Options()) {
+    std::string left = std::string("  --") + spec.flag + " " + spec.value_hint;
+    out += left;
+    out += std::string(left.size() < 44 ? 44 - left.size() : 1, ' ');
+    out += std::string("env ") + spec.env + "\n      " + spec.help + " (default: " +
+           spec.show_default(defaults) + ")\n";
+  }
+  out += "  --help                                    print this text\n";
+  return out;
+}
+
+}  // namespace ringgate

@@ -1,0 +1,35 @@
+#include "ringgate/http/request.h"
+
+#include <llhttp.h>
+
+namespace ringgate {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x != y && (x | 0x20) != (y | 0x20)) return false;
+    if (x != y && !((x | 0x20) >= 'a' && (x | 0x20) <= 'z')) return false;
+  }
+  return true;
+}
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const HttpHeader& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) return h.value;
+  }
+  return {};
+}
+
+bool HttpRequest::HasHeader(std::string_view name) const {
+  for (const HttpHeader& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) return true;
+  }
+  return false;
+}
+
+bool HttpRequest::is_head() const { return method == HTTP_HEAD; }
+bool HttpRequest::is_get() const { return method == HTTP_GET; }
+
+}  // namespace ringgate

@@ -1,0 +1,101 @@
+#include "ringgate/io/timer_wheel.h"
+
+namespace ringgate {
+
+Timer::~Timer() {
+  if (wheel_ != nullptr) wheel_->Cancel(this);
+}
+
+TimerWheel::TimerWheel(uint64_t now_ms, uint32_t tick_ms, size_t slots)
+    : tick_ms_(tick_ms == 0 ? 1 : tick_ms), current_tick_(now_ms / tick_ms_), heads_(slots) {
+  for (Timer& head : heads_) head.prev_ = head.next_ = &head;
+}
+
+TimerWheel::~TimerWheel() {
+  for (Timer& head : heads_) {
+    while (head.next_ != &head) Cancel(head.next_);
+  }
+}
+
+void TimerWheel::Link(Timer* timer) {
+  Timer& head = heads_[timer->deadline_tick_ % heads_.size()];
+  timer->prev_ = head.prev_;
+  timer->next_ = &head;
+  head.prev_->next_ = timer;
+  head.prev_ = timer;
+}
+
+void TimerWheel::Unlink(Timer* timer) {
+  timer->prev_->next_ = timer->next_;
+  timer->next_->prev_ = timer->prev_;
+  timer->prev_ = timer->next_ = nullptr;
+}
+
+void TimerWheel::Schedule(Timer* timer, uint64_t deadline_ms) {
+  if (timer->wheel_ != nullptr) Cancel(timer);
+  timer->deadline_ms_ = deadline_ms;
+  // Round up so a timer never fires before its deadline; anything already due goes to the
+  // tick processed next.
+  uint64_t tick = (deadline_ms + tick_ms_ - 1) / tick_ms_;
+  timer->deadline_tick_ = tick < current_tick_ ? current_tick_ : tick;
+  timer->wheel_ = this;
+  Link(timer);
+  ++size_;
+}
+
+void TimerWheel::Cancel(Timer* timer) {
+  if (timer->wheel_ != this) return;
+  Unlink(timer);
+  timer->wheel_ = nullptr;
+  --size_;
+}
+
+size_t TimerWheel::Advance(uint64_t now_ms) {
+  uint64_t now_tick = now_ms / tick_ms_;
+  size_t fired = 0;
+  // After a gap longer than one turn, visiting each slot once fires everything that is due.
+  if (now_tick >= current_tick_ + heads_.size()) current_tick_ = now_tick + 1 - heads_.size();
+  while (current_tick_ <= now_tick) {
+    Timer& head = heads_[current_tick_ % heads_.size()];
+    // Detach the slot so callbacks that reschedule into this same slot do not loop forever.
+    Timer pending;
+    if (head.next_ != &head) {
+      pending.next_ = head.next_;
+      pending.prev_ = head.prev_;
+      pending.next_->prev_ = &pending;
+      pending.prev_->next_ = &pending;
+      head.next_ = head.prev_ = &head;
+    } else {
+      pending.next_ = pending.prev_ = &pending;
+    }
+    while (pending.next_ != &pending) {
+      Timer* timer = pending.next_;
+      Unlink(timer);
+      if (timer->deadline_tick_ > now_tick) {
+        Link(timer);  // a later turn of the wheel
+        continue;
+      }
+      timer->wheel_ = nullptr;
+      --size_;
+      ++fired;
+      if (timer->callback_ != nullptr) timer->callback_(timer, timer->context_);
+    }
+    ++current_tick_;
+  }
+  return fired;
+}
+
+int64_t TimerWheel::MillisUntilNextCheck(uint64_t now_ms) const {
+  if (size_ == 0) return -1;
+  for (size_t i = 0; i < heads_.size(); ++i) {
+    uint64_t tick = current_tick_ + i;
+    const Timer& head = heads_[tick % heads_.size()];
+    if (head.next_ != &head) {
+      uint64_t due = tick * tick_ms_;
+      return due <= now_ms ? 0 : static_cast<int64_t>(due - now_ms);
+    }
+  }
+  return static_cast<int64_t>(heads_.size() * tick_ms_);
+}
+
+}  // namespace ringgate

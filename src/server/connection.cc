@@ -1,0 +1,320 @@
+#include "ringgate/server/connection.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "ringgate/common/log.h"
+#include "ringgate/http/response.h"
+#include "ringgate/server/op.h"
+#include "ringgate/server/shard.h"
+
+namespace ringgate {
+namespace {
+
+// How long a closing connection waits for the peer to close after our final response, so the
+// peer reads that response instead of a reset caused by its own unread bytes.
+constexpr uint64_t kLingerMs = 2000;
+// Output buffer memory an idle connection may keep.
+constexpr size_t kIdleOutputKeep = 16 * 1024;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+RequestParser::Limits LimitsFrom(const Config& config) {
+  RequestParser::Limits limits;
+  limits.max_header_bytes = config.max_header_bytes;
+  limits.max_body_bytes = config.max_body_bytes;
+  return limits;
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Shard* shard, uint32_t slot, uint32_t generation, int fd)
+    : shard_(shard),
+      slot_(slot),
+      generation_(generation),
+      fd_(fd),
+      parser_(LimitsFrom(shard->config())) {
+  timer_.set_callback(&ClientConnection::TimerThunk, this);
+}
+
+ClientConnection::~ClientConnection() = default;
+
+void ClientConnection::Start() {
+  ArmRecv();
+  UpdateTimer();
+}
+
+bool ClientConnection::idle() const {
+  return !parser_.in_request() && out_.empty() && !out_.send_in_flight();
+}
+
+void ClientConnection::ArmRecv() {
+  io_uring_sqe* sqe = shard_->Sqe();
+  io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = shard_->buffers().group_id();
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kRecv, slot_, generation_));
+  recv_armed_ = true;
+}
+
+void ClientConnection::OnRecv(int result, uint32_t cqe_flags) {
+  if ((cqe_flags & IORING_CQE_F_MORE) == 0) recv_armed_ = false;
+  if (cqe_flags & IORING_CQE_F_BUFFER) {
+    BufferRing& buffers = shard_->buffers();
+    uint16_t id = BufferRing::BufferId(cqe_flags);
+    buffers.NoteTaken();
+    if (result > 0 && !aborting_ && !lingering_) {
+      std::string_view data = buffers.Data(cqe_flags, static_cast<size_t>(result));
+      if (recv_wanted_) {
+        ProcessInput(data);
+      } else {
+        held_input_.append(data);
+      }
+    }
+    buffers.Recycle(id);  // parsed (or copied): the kernel may have it back at once
+  }
+  if (aborting_) {
+    MaybeFinish();
+    return;
+  }
+  if (result == 0) {
+    // The peer closed its side. Whatever we still owe it goes out first.
+    if (lingering_ || idle()) {
+      Abort();
+    } else {
+      keep_alive_ = false;
+      close_after_flush_ = true;
+      peer_closed_ = true;
+      Flush();
+    }
+    return;
+  }
+  if (result < 0 && result != -ENOBUFS && result != -ECANCELED) {
+    Abort();  // reset or other socket error
+    return;
+  }
+  // -ENOBUFS: the core's buffers ran out and ended the multishot; they are recycled as this
+  // batch is processed, and the new recv is submitted only after it.
+  if (!recv_armed_ && (recv_wanted_ || lingering_)) ArmRecv();
+}
+
+void ClientConnection::ProcessInput(std::string_view data) {
+  while (!data.empty() && keep_alive_ && !aborting_) {
+    if (!recv_wanted_) {
+      held_input_.append(data);
+      break;
+    }
+    RequestParser::Outcome outcome = parser_.Feed(data);
+    if (parser_.TakeExpectContinue() && outcome.kind == RequestParser::Kind::kNeedMore) {
+      if (out_.Append(kContinue) == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+    }
+    if (outcome.kind == RequestParser::Kind::kNeedMore) break;
+    if (outcome.kind == RequestParser::Kind::kError) {
+      FailRequest(outcome.error_status, outcome.error_code, outcome.error_message);
+      break;
+    }
+    data.remove_prefix(outcome.consumed);
+    HandleRequest();
+  }
+  UpdateTimer();
+  Flush();
+}
+
+void ClientConnection::HandleRequest() {
+  HttpRequest& request = parser_.request();
+  current_keep_alive_ = request.keep_alive && !shard_->draining() && !peer_closed_;
+  handling_head_ = request.is_head();
+  shard_->router().Dispatch(request, *this);
+  handling_head_ = false;
+  if (!current_keep_alive_) {
+    keep_alive_ = false;
+    close_after_flush_ = true;
+  }
+  timer_kind_ = TimerKind::kNone;  // the next request gets its own header deadline
+}
+
+void ClientConnection::Send(int status, std::string_view content_type, std::string_view body,
+                            std::string_view extra_headers) {
+  ResponseHead head;
+  head.status = status;
+  head.content_type = content_type;
+  head.content_length = body.size();
+  head.keep_alive = current_keep_alive_;
+  head.extra_headers = extra_headers;
+  bool with_body = !handling_head_;
+  OutputQueue::Watermark mark = out_.AppendWith([&](std::string& buffer) {
+    AppendResponseHead(buffer, head, shard_->date());
+    if (with_body) buffer.append(body);
+  });
+  if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+}
+
+void ClientConnection::FailRequest(int status, std::string_view code, std::string_view message) {
+  current_keep_alive_ = false;
+  handling_head_ = false;
+  RG_LOG(kDebug, "connection %u: %d %.*s", slot_, status, static_cast<int>(message.size()),
+         message.data());
+  Send(status, "application/json", JsonErrorBody(message, ErrorTypeForStatus(status), code), {});
+  keep_alive_ = false;
+  close_after_flush_ = true;
+}
+
+void ClientConnection::Flush() {
+  if (aborting_ || out_.send_in_flight()) return;
+  std::string_view bytes = out_.StartSend();
+  if (bytes.empty()) {
+    AfterOutputDrained();
+    return;
+  }
+  io_uring_sqe* sqe = shard_->Sqe();
+  io_uring_prep_send(sqe, fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kSend, slot_, generation_));
+}
+
+void ClientConnection::OnSend(int result) {
+  if (result < 0) {
+    out_.Clear();
+    if (!aborting_) Abort();
+    MaybeFinish();
+    return;
+  }
+  OutputQueue::Watermark mark = out_.Sent(static_cast<size_t>(result));
+  if (aborting_) {
+    MaybeFinish();
+    return;
+  }
+  if (mark == OutputQueue::Watermark::kCrossedLow) ResumeReading();
+  Flush();
+  UpdateTimer();
+}
+
+void ClientConnection::AfterOutputDrained() {
+  if (!close_after_flush_ || lingering_ || aborting_) return;
+  if (peer_closed_) {
+    Abort();
+    return;
+  }
+  BeginLinger();
+}
+
+void ClientConnection::BeginLinger() {
+  lingering_ = true;
+  io_uring_sqe* sqe = shard_->Sqe();
+  io_uring_prep_shutdown(sqe, fd_, SHUT_WR);
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+  held_input_.clear();
+  recv_wanted_ = true;
+  if (!recv_armed_) ArmRecv();
+  ScheduleTimer(TimerKind::kLinger, shard_->now_ms() + kLingerMs);
+}
+
+void ClientConnection::PauseReading() {
+  if (!recv_wanted_) return;
+  recv_wanted_ = false;
+  if (recv_armed_) {
+    io_uring_sqe* sqe = shard_->Sqe();
+    io_uring_prep_cancel64(sqe, PackOp(OpKind::kRecv, slot_, generation_), 0);
+    io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+  }
+}
+
+void ClientConnection::ResumeReading() {
+  if (recv_wanted_ || aborting_) return;
+  recv_wanted_ = true;
+  if (!held_input_.empty()) {
+    std::string pending = std::move(held_input_);
+    held_input_.clear();
+    ProcessInput(pending);
+  }
+  if (recv_wanted_ && !recv_armed_ && !aborting_ && !peer_closed_) ArmRecv();
+}
+
+void ClientConnection::ScheduleTimer(TimerKind kind, uint64_t deadline_ms) {
+  timer_kind_ = kind;
+  shard_->timers().Schedule(&timer_, deadline_ms);
+}
+
+void ClientConnection::UpdateTimer() {
+  if (aborting_ || lingering_) return;
+  const Config& config = shard_->config();
+  uint64_t now = shard_->now_ms();
+  if (parser_.in_request()) {
+    if (!parser_.headers_done()) {
+      // The header deadline runs from the request's first byte; later bytes do not extend it.
+      if (timer_kind_ != TimerKind::kHeader) {
+        ScheduleTimer(TimerKind::kHeader, now + config.header_timeout_ms);
+      }
+    } else {
+      ScheduleTimer(TimerKind::kBody, now + config.header_timeout_ms);
+    }
+    return;
+  }
+  ScheduleTimer(TimerKind::kIdle, now + config.idle_timeout_ms);
+  if (idle()) {
+    parser_.ShrinkIfIdle();
+    out_.ShrinkIfIdle(kIdleOutputKeep);
+  }
+}
+
+void ClientConnection::TimerThunk(Timer*, void* self) {
+  static_cast<ClientConnection*>(self)->OnTimer();
+}
+
+void ClientConnection::OnTimer() {
+  TimerKind kind = timer_kind_;
+  timer_kind_ = TimerKind::kNone;
+  switch (kind) {
+    case TimerKind::kHeader:
+    case TimerKind::kBody:
+      FailRequest(408, "request_timeout",
+                  kind == TimerKind::kHeader ? "request headers were not received in time"
+                                             : "request body stalled");
+      Flush();
+      break;
+    case TimerKind::kIdle:
+    case TimerKind::kLinger:
+    case TimerKind::kNone:
+      Abort();
+      break;
+  }
+}
+
+void ClientConnection::Drain() {
+  if (aborting_ || finished_ || !keep_alive_) return;
+  if (parser_.in_request()) return;  // its response will carry Connection: close
+  if (idle()) {
+    Abort();
+    return;
+  }
+  keep_alive_ = false;
+  close_after_flush_ = true;
+}
+
+void ClientConnection::Abort() {
+  if (aborting_) return;
+  aborting_ = true;
+  shard_->timers().Cancel(&timer_);
+  if (recv_armed_) {
+    io_uring_sqe* sqe = shard_->Sqe();
+    io_uring_prep_cancel64(sqe, PackOp(OpKind::kRecv, slot_, generation_), 0);
+    io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+  }
+  if (out_.send_in_flight()) {
+    io_uring_sqe* sqe = shard_->Sqe();
+    io_uring_prep_cancel64(sqe, PackOp(OpKind::kSend, slot_, generation_), 0);
+    io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+  }
+  MaybeFinish();
+}
+
+void ClientConnection::MaybeFinish() {
+  if (!aborting_ || finished_ || recv_armed_ || out_.send_in_flight()) return;
+  finished_ = true;
+  io_uring_sqe* sqe = shard_->Sqe();
+  io_uring_prep_close(sqe, fd_);
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+  shard_->Release(this);
+}
+
+}  // namespace ringgate

@@ -1,0 +1,109 @@
+#include "ringgate/server/server.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <future>
+
+#include "ringgate/common/log.h"
+#include "ringgate/server/op.h"
+#include "ringgate/server/shard.h"
+
+namespace ringgate {
+
+std::vector<int> UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
+}
+
+Server::Server(Config config) : config_(std::move(config)) {}
+
+Server::~Server() {
+  if (!threads_.empty()) {
+    RequestAbort();
+    Join();
+  }
+  CloseListeners(listeners_);
+}
+
+Status Server::Start() {
+  std::vector<int> cpus = UsableCpus();
+  int threads = config_.threads > 0 ? config_.threads : static_cast<int>(cpus.size());
+
+  Result<std::vector<ListenerGroup>> groups = OpenListeners(config_.listen, threads);
+  if (!groups) return groups.status();
+  listeners_ = std::move(*groups);
+
+  Status s = messenger_.Init();
+  if (!s.ok()) return s;
+
+  std::vector<std::promise<Status>> ready(threads);
+  for (int i = 0; i < threads; ++i) {
+    std::vector<int> fds;
+    for (ListenerGroup& group : listeners_) {
+      fds.push_back(group.fds[i]);
+      group.fds[i] = -1;  // the shard owns it now
+    }
+    shards_.push_back(std::make_unique<Shard>(i, config_, std::move(fds)));
+  }
+  running_ = threads;
+  for (int i = 0; i < threads; ++i) {
+    int cpu = cpus[i % cpus.size()];
+    threads_.emplace_back([this, i, cpu, &ready] {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      std::string name = "ringgate-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      Shard& shard = *shards_[i];
+      Status init = shard.Init();  // the ring must be created by the thread that submits to it
+      bool ok = init.ok();
+      ready[i].set_value(std::move(init));
+      if (ok) shard.Run();
+      running_.fetch_sub(1);
+    });
+  }
+  Status first_error;
+  for (int i = 0; i < threads; ++i) {
+    Status status = ready[i].get_future().get();
+    if (!status.ok() && first_error.ok()) first_error = status;
+  }
+  for (auto& shard : shards_) ring_fds_.push_back(first_error.ok() ? shard->ring_fd() : -1);
+  if (!first_error.ok()) {
+    RequestAbort();
+    Join();
+    return first_error;
+  }
+  RG_LOG(kInfo, "%d reactor threads, io_uring %s", threads,
+         shards_[0]->setup_description().c_str());
+  return Status::Ok();
+}
+
+void Server::Post(uint32_t code) {
+  for (size_t i = 0; i < ring_fds_.size(); ++i) {
+    if (ring_fds_[i] < 0) continue;
+    Status s = messenger_.Post(ring_fds_[i], PackOp(OpKind::kMessage, 0, 0), code);
+    if (!s.ok()) RG_LOG(kError, "cannot message core %zu: %s", i, s.message().c_str());
+  }
+}
+
+void Server::RequestDrain() { Post(static_cast<uint32_t>(ShardMessage::kDrain)); }
+void Server::RequestAbort() { Post(static_cast<uint32_t>(ShardMessage::kAbortAll)); }
+
+void Server::Join() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace ringgate

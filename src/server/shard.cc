@@ -1,0 +1,219 @@
+#include "ringgate/server/shard.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "ringgate/common/log.h"
+#include "ringgate/server/connection.h"
+#include "ringgate/server/routes.h"
+
+namespace ringgate {
+namespace {
+
+constexpr uint64_t kAcceptRetryMs = 100;
+
+}  // namespace
+
+Shard::Shard(int index, const Config& config, std::vector<int> listen_fds)
+    : index_(index),
+      config_(config),
+      listen_fds_(std::move(listen_fds)),
+      accept_armed_(listen_fds_.size(), false) {
+  AddBuiltinRoutes(router_);
+}
+
+// Members declared after reactor_ (connections, timers) are destroyed before it, so nothing
+// outlives the timer wheel or the ring it refers to.
+Shard::~Shard() {
+  for (int fd : listen_fds_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+Status Shard::Init() {
+  Result<std::unique_ptr<Reactor>> reactor = Reactor::Create(ReactorOptions{});
+  if (!reactor) return reactor.status();
+  reactor_ = std::move(*reactor);
+  accept_retry_timer_.set_callback(
+      [](Timer*, void* self) {
+        Shard* shard = static_cast<Shard*>(self);
+        for (size_t i = 0; i < shard->listen_fds_.size(); ++i) {
+          if (!shard->accept_armed_[i] && !shard->draining_) shard->ArmAccept(i);
+        }
+      },
+      this);
+  drain_timer_.set_callback([](Timer*, void* self) { static_cast<Shard*>(self)->AbortAll(); },
+                            this);
+  return Status::Ok();
+}
+
+void Shard::Run() {
+  for (size_t i = 0; i < listen_fds_.size(); ++i) ArmAccept(i);
+  reactor_->Run(*this);
+}
+
+void Shard::ArmAccept(size_t listener) {
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_multishot_accept(sqe, listen_fds_[listener], nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kAccept, static_cast<uint32_t>(listener), 0));
+  accept_armed_[listener] = true;
+}
+
+void Shard::OnCompletion(const io_uring_cqe& cqe) {
+  uint64_t user_data = cqe.user_data;
+  switch (OpKindOf(user_data)) {
+    case OpKind::kIgnore:
+      break;
+    case OpKind::kAccept:
+      OnAccept(OpSlotOf(user_data), cqe);
+      break;
+    case OpKind::kRecv:
+      if (ClientConnection* c = Lookup(user_data)) {
+        c->OnRecv(cqe.res, cqe.flags);
+      } else if (cqe.flags & IORING_CQE_F_BUFFER) {
+        // A late completion for a connection already gone still carries a buffer.
+        buffers().NoteTaken();
+        buffers().Recycle(BufferRing::BufferId(cqe.flags));
+      }
+      break;
+    case OpKind::kSend:
+      if (ClientConnection* c = Lookup(user_data)) c->OnSend(cqe.res);
+      break;
+    case OpKind::kMessage:
+      OnMessage(static_cast<uint32_t>(cqe.res));
+      break;
+    case OpKind::kReject:
+      reject_buffers_.erase(OpSlotOf(user_data));
+      break;
+  }
+}
+
+ClientConnection* Shard::Lookup(uint64_t user_data) {
+  uint32_t slot = OpSlotOf(user_data);
+  if (slot >= slots_.size() || !slots_[slot]) return nullptr;
+  ClientConnection* c = slots_[slot].get();
+  return c->generation() == OpGenerationOf(user_data) ? c : nullptr;
+}
+
+void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) accept_armed_[listener] = false;
+  int fd = cqe.res;
+  if (fd < 0) {
+    if (fd != -ECANCELED) {
+      RG_LOG(kWarning, "core %d: accept failed: %s", index_, strerror(-fd));
+    }
+    // Out of descriptors and the like: back off instead of spinning on the error.
+    if (!accept_armed_[listener] && !draining_ && !accept_retry_timer_.scheduled()) {
+      timers().Schedule(&accept_retry_timer_, now_ms() + kAcceptRetryMs);
+    }
+    return;
+  }
+  if (!accept_armed_[listener] && !draining_) ArmAccept(listener);
+  if (draining_) {
+    close(fd);
+    return;
+  }
+  if (live_ >= config_.max_connections_per_core) {
+    Reject(fd);
+    return;
+  }
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+    generations_.push_back(0);
+  }
+  uint32_t generation = ++generations_[slot];
+  slots_[slot] = std::make_unique<ClientConnection>(this, slot, generation, fd);
+  ++live_;
+  slots_[slot]->Start();
+}
+
+void Shard::Reject(int fd) {
+  std::string body = JsonErrorBody(
+      "the server is at its connection limit (" +
+          std::to_string(config_.max_connections_per_core) + " per core); retry shortly",
+      ErrorTypeForStatus(503), "too_many_connections");
+  ResponseHead head;
+  head.status = 503;
+  head.content_type = "application/json";
+  head.content_length = body.size();
+  head.keep_alive = false;
+  head.extra_headers = "Retry-After: 1\r\n";
+  uint32_t id = next_reject_id_++ & 0xffffff;
+  std::string& bytes = reject_buffers_[id];
+  AppendResponseHead(bytes, head, date());
+  bytes += body;
+  // send -> shutdown -> close, hard-linked so the descriptor is closed even if the send fails.
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_send(sqe, fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kReject, id, 0));
+  sqe->flags |= IOSQE_IO_HARDLINK;
+  sqe = Sqe();
+  io_uring_prep_shutdown(sqe, fd, SHUT_WR);
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+  sqe->flags |= IOSQE_IO_HARDLINK;
+  sqe = Sqe();
+  io_uring_prep_close(sqe, fd);
+  io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+}
+
+void Shard::Release(ClientConnection* connection) {
+  uint32_t slot = connection->slot();
+  released_.push_back(std::move(slots_[slot]));
+  free_slots_.push_back(slot);
+  --live_;
+}
+
+void Shard::OnMessage(uint32_t code) {
+  switch (static_cast<ShardMessage>(code)) {
+    case ShardMessage::kDrain:
+      BeginDrain();
+      break;
+    case ShardMessage::kAbortAll:
+      BeginDrain();
+      AbortAll();
+      break;
+    default:
+      RG_LOG(kWarning, "core %d: unknown message %u", index_, code);
+  }
+}
+
+void Shard::BeginDrain() {
+  if (draining_) return;
+  draining_ = true;
+  timers().Cancel(&accept_retry_timer_);
+  for (size_t i = 0; i < listen_fds_.size(); ++i) {
+    if (accept_armed_[i]) {
+      io_uring_sqe* sqe = Sqe();
+      io_uring_prep_cancel64(sqe, PackOp(OpKind::kAccept, static_cast<uint32_t>(i), 0), 0);
+      io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
+    }
+    // The pending accept keeps its own reference; the socket goes once that is cancelled.
+    close(listen_fds_[i]);
+    listen_fds_[i] = -1;
+  }
+  for (auto& c : slots_) {
+    if (c) c->Drain();
+  }
+  timers().Schedule(&drain_timer_, now_ms() + config_.drain_timeout_ms);
+}
+
+void Shard::AbortAll() {
+  for (auto& c : slots_) {
+    if (c) c->Abort();
+  }
+}
+
+void Shard::OnLoopEnd() {
+  released_.clear();
+  if (draining_ && live_ == 0) reactor_->Stop();
+}
+
+}  // namespace ringgate
