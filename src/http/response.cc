@@ -71,11 +71,21 @@ void AppendResponseHead(std::string& out, const ResponseHead& head, std::string_
     out.append("\r\nContent-Type: ");
     out.append(head.content_type);
   }
-  out.append("\r\nContent-Length: ");
-  auto [end2, ec2] = std::to_chars(number, number + sizeof(number), head.content_length);
-  out.append(number, end2);
+  if (head.chunked) out.append("\r\nTransfer-Encoding: chunked");
+  if (!head.omit_length) {
+    out.append("\r\nContent-Length: ");
+    auto [end2, ec2] = std::to_chars(number, number + sizeof(number), head.content_length);
+    out.append(number, end2);
+  }
   out.append(head.keep_alive ? "\r\n" : "\r\nConnection: close\r\n");
   out.append(head.extra_headers);
+  out.append("\r\n");
+}
+
+void AppendChunkHeader(std::string& out, size_t size) {
+  char number[20];
+  auto [end, ec] = std::to_chars(number, number + sizeof(number), size, 16);
+  out.append(number, end);
   out.append("\r\n");
 }
 

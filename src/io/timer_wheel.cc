@@ -41,6 +41,7 @@ void TimerWheel::Schedule(Timer* timer, uint64_t deadline_ms) {
   timer->wheel_ = this;
   Link(timer);
   ++size_;
+  if (timer->deadline_tick_ < earliest_tick_) earliest_tick_ = timer->deadline_tick_;
 }
 
 void TimerWheel::Cancel(Timer* timer) {
@@ -87,15 +88,22 @@ size_t TimerWheel::Advance(uint64_t now_ms) {
 
 int64_t TimerWheel::MillisUntilNextCheck(uint64_t now_ms) const {
   if (size_ == 0) return -1;
-  for (size_t i = 0; i < heads_.size(); ++i) {
-    uint64_t tick = current_tick_ + i;
-    const Timer& head = heads_[tick % heads_.size()];
-    if (head.next_ != &head) {
-      uint64_t due = tick * tick_ms_;
-      return due <= now_ms ? 0 : static_cast<int64_t>(due - now_ms);
+  if (earliest_tick_ < current_tick_) {
+    // The hint was passed: find the next non-empty slot, and from it the earliest deadline
+    // tick it may hold (a slot can also hold timers for later turns of the wheel).
+    earliest_tick_ = UINT64_MAX;
+    for (size_t i = 0; i < heads_.size(); ++i) {
+      uint64_t tick = current_tick_ + i;
+      const Timer& head = heads_[tick % heads_.size()];
+      for (const Timer* t = head.next_; t != &head; t = t->next_) {
+        uint64_t due_tick = t->deadline_tick_ < tick ? tick : t->deadline_tick_;
+        if (due_tick < earliest_tick_) earliest_tick_ = due_tick;
+      }
+      if (earliest_tick_ <= tick + 1) break;  // no later slot can hold anything sooner
     }
   }
-  return static_cast<int64_t>(heads_.size() * tick_ms_);
+  uint64_t due = earliest_tick_ * tick_ms_;
+  return due <= now_ms ? 0 : static_cast<int64_t>(due - now_ms);
 }
 
 }  // namespace ringgate

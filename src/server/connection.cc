@@ -46,7 +46,7 @@ void ClientConnection::Start() {
 }
 
 bool ClientConnection::idle() const {
-  return !parser_.in_request() && out_.empty() && !out_.send_in_flight();
+  return !parser_.in_request() && !response_pending_ && out_.empty() && !out_.send_in_flight();
 }
 
 void ClientConnection::ArmRecv() {
@@ -79,8 +79,9 @@ void ClientConnection::OnRecv(int result, uint32_t cqe_flags) {
     return;
   }
   if (result == 0) {
-    // The peer closed its side. Whatever we still owe it goes out first.
-    if (lingering_ || idle()) {
+    // The peer closed its side. Whatever we still owe it goes out first, unless the answer is
+    // still being produced: then the client has given up on it.
+    if (lingering_ || idle() || response_pending_) {
       Abort();
     } else {
       keep_alive_ = false;
@@ -101,8 +102,10 @@ void ClientConnection::OnRecv(int result, uint32_t cqe_flags) {
 
 void ClientConnection::ProcessInput(std::string_view data) {
   while (!data.empty() && keep_alive_ && !aborting_) {
-    if (!recv_wanted_) {
+    if (!recv_wanted_ || response_pending_) {
+      // Pipelined bytes wait until the pending answer is done; past a bound, stop reading.
       held_input_.append(data);
+      if (held_input_.size() > shard_->config().max_header_bytes && recv_wanted_) PauseReading();
       break;
     }
     RequestParser::Outcome outcome = parser_.Feed(data);
@@ -124,14 +127,84 @@ void ClientConnection::ProcessInput(std::string_view data) {
 void ClientConnection::HandleRequest() {
   HttpRequest& request = parser_.request();
   current_keep_alive_ = request.keep_alive && !shard_->draining() && !peer_closed_;
+  current_http10_ = request.version_major == 1 && request.version_minor == 0;
   handling_head_ = request.is_head();
+  in_dispatch_ = true;
   shard_->router().Dispatch(request, *this);
+  in_dispatch_ = false;
+  timer_kind_ = TimerKind::kNone;  // the next request gets its own header deadline
+  if (!response_pending_) ResponseFinished();
+}
+
+// The current request's answer is complete in the output queue.
+void ClientConnection::ResponseFinished() {
+  response_pending_ = false;
+  streaming_ = false;
+  observer_ = nullptr;
   handling_head_ = false;
   if (!current_keep_alive_) {
     keep_alive_ = false;
     close_after_flush_ = true;
   }
-  timer_kind_ = TimerKind::kNone;  // the next request gets its own header deadline
+}
+
+AsyncResponder* ClientConnection::Defer(ResponseObserver* observer) {
+  response_pending_ = true;
+  observer_ = observer;
+  shard_->timers().Cancel(&timer_);  // the handler owns the timing of its answer
+  timer_kind_ = TimerKind::kNone;
+  return this;
+}
+
+void ClientConnection::StartStream(int status, std::string_view content_type,
+                                   std::string_view extra_headers) {
+  streaming_ = true;
+  stream_chunked_ = !current_http10_;
+  if (!stream_chunked_) current_keep_alive_ = false;  // the end of the body is the close
+  ResponseHead head;
+  head.status = status;
+  head.content_type = content_type;
+  head.keep_alive = current_keep_alive_;
+  head.extra_headers = extra_headers;
+  head.chunked = stream_chunked_;
+  head.omit_length = true;
+  OutputQueue::Watermark mark = out_.AppendWith(
+      [&](std::string& buffer) { AppendResponseHead(buffer, head, shard_->date()); });
+  if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+  if (!in_dispatch_) Flush();
+}
+
+void ClientConnection::WriteChunk(std::string_view data) {
+  if (data.empty() || handling_head_) return;
+  OutputQueue::Watermark mark = out_.AppendWith([&](std::string& buffer) {
+    if (stream_chunked_) AppendChunkHeader(buffer, data.size());
+    buffer.append(data);
+    if (stream_chunked_) buffer.append("\r\n");
+  });
+  if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+  if (!in_dispatch_) Flush();
+}
+
+void ClientConnection::EndStream() {
+  if (stream_chunked_ && !handling_head_) {
+    if (out_.Append("0\r\n\r\n") == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+  }
+  CompleteDeferred();
+}
+
+// A deferred answer is complete: send it and go on with any pipelined requests.
+void ClientConnection::CompleteDeferred() {
+  ResponseFinished();
+  if (in_dispatch_) return;  // HandleRequest's caller carries on
+  if (!held_input_.empty() && recv_wanted_) {
+    std::string pending = std::move(held_input_);
+    held_input_.clear();
+    ProcessInput(pending);  // flushes
+  } else {
+    UpdateTimer();
+    Flush();
+  }
+  if (recv_wanted_ && !recv_armed_ && !aborting_ && !lingering_ && !peer_closed_) ArmRecv();
 }
 
 void ClientConnection::Send(int status, std::string_view content_type, std::string_view body,
@@ -148,6 +221,7 @@ void ClientConnection::Send(int status, std::string_view content_type, std::stri
     if (with_body) buffer.append(body);
   });
   if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+  if (response_pending_) CompleteDeferred();
 }
 
 void ClientConnection::FailRequest(int status, std::string_view code, std::string_view message) {
@@ -184,13 +258,16 @@ void ClientConnection::OnSend(int result) {
     MaybeFinish();
     return;
   }
-  if (mark == OutputQueue::Watermark::kCrossedLow) ResumeReading();
+  if (mark == OutputQueue::Watermark::kCrossedLow) {
+    ResumeReading();
+    if (observer_ != nullptr && !aborting_) observer_->OnWritable();
+  }
   Flush();
   UpdateTimer();
 }
 
 void ClientConnection::AfterOutputDrained() {
-  if (!close_after_flush_ || lingering_ || aborting_) return;
+  if (!close_after_flush_ || lingering_ || aborting_ || response_pending_) return;
   if (peer_closed_) {
     Abort();
     return;
@@ -236,7 +313,7 @@ void ClientConnection::ScheduleTimer(TimerKind kind, uint64_t deadline_ms) {
 }
 
 void ClientConnection::UpdateTimer() {
-  if (aborting_ || lingering_) return;
+  if (aborting_ || lingering_ || response_pending_) return;
   const Config& config = shard_->config();
   uint64_t now = shard_->now_ms();
   if (parser_.in_request()) {
@@ -294,6 +371,7 @@ void ClientConnection::Drain() {
 void ClientConnection::Abort() {
   if (aborting_) return;
   aborting_ = true;
+  NotifyGone();
   shard_->timers().Cancel(&timer_);
   if (recv_armed_) {
     io_uring_sqe* sqe = shard_->Sqe();
@@ -306,6 +384,13 @@ void ClientConnection::Abort() {
     io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
   }
   MaybeFinish();
+}
+
+void ClientConnection::NotifyGone() {
+  ResponseObserver* observer = observer_;
+  observer_ = nullptr;
+  response_pending_ = false;
+  if (observer != nullptr) observer->OnClientGone();
 }
 
 void ClientConnection::MaybeFinish() {

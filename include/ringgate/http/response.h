@@ -31,11 +31,16 @@ struct ResponseHead {
   std::string_view content_type;  // omitted when empty
   uint64_t content_length = 0;
   bool keep_alive = true;
+  bool chunked = false;       // Transfer-Encoding: chunked
+  bool omit_length = false;   // no Content-Length (chunked or close-delimited)
   // Preformatted extra header lines, each ending in "\r\n".
   std::string_view extra_headers;
 };
 
 void AppendResponseHead(std::string& out, const ResponseHead& head, std::string_view date);
+
+// "1a2b\r\n": the size line of one chunk of a chunked body.
+void AppendChunkHeader(std::string& out, size_t size);
 
 // Appends `text` as the inside of a JSON string (quotes not included), escaping as RFC 8259 says.
 void AppendJsonEscaped(std::string& out, std::string_view text);

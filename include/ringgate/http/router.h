@@ -11,6 +11,35 @@
 
 namespace ringgate {
 
+// Told what happens to a deferred response's client.
+class ResponseObserver {
+ public:
+  virtual ~ResponseObserver() = default;
+  // The connection is gone (client closed, reset, timeout, shutdown). The AsyncResponder must
+  // not be touched after this call.
+  virtual void OnClientGone() = 0;
+  // The client's output fell back under its low-water mark after congested() was true.
+  virtual void OnWritable() {}
+};
+
+// A response answered after the handler returned, whole or as a stream. Valid until the
+// response is finished (Send, EndStream, Abort) or the observer hears OnClientGone().
+class AsyncResponder {
+ public:
+  virtual ~AsyncResponder() = default;
+  virtual void Send(int status, std::string_view content_type, std::string_view body,
+                    std::string_view extra_headers = {}) = 0;
+  // A response of unknown length: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
+  virtual void StartStream(int status, std::string_view content_type,
+                           std::string_view extra_headers = {}) = 0;
+  virtual void WriteChunk(std::string_view data) = 0;
+  virtual void EndStream() = 0;
+  // Cuts the connection without finishing the response; the observer is not called.
+  virtual void AbortResponse() = 0;
+  // Unsent output is above the high-water mark: stop producing until OnWritable().
+  virtual bool congested() const = 0;
+};
+
 // What a handler answers with. Implemented by the client connection: the bytes go straight into
 // its output queue. A handler answers exactly once.
 class Responder {
@@ -20,6 +49,12 @@ class Responder {
   // without the body.
   virtual void Send(int status, std::string_view content_type, std::string_view body,
                     std::string_view extra_headers = {}) = 0;
+  // Answer later: the connection reads no further request until this one is answered.
+  // Returns nullptr where answering later is impossible (a responder made for a test).
+  virtual AsyncResponder* Defer(ResponseObserver* observer) {
+    (void)observer;
+    return nullptr;
+  }
   // The JSON error body with the type matching `status`.
   void SendError(int status, std::string_view message, std::string_view code,
                  std::string_view extra_headers = {});

@@ -72,6 +72,9 @@ class TimerWheel {
 
   uint32_t tick_ms_;
   uint64_t current_tick_;  // every tick < current_tick_ has been processed
+  // No timer is due before this tick (a lower bound, kept so the loop does not scan the slots
+  // on every iteration). Cancelling leaves it low, which only costs an early wake-up.
+  mutable uint64_t earliest_tick_ = UINT64_MAX;
   std::vector<Timer> heads_;  // sentinel per slot (circular list)
   size_t size_ = 0;
 };

@@ -26,7 +26,7 @@ namespace ringgate {
 
 class Shard;
 
-class ClientConnection final : public Responder {
+class ClientConnection final : public Responder, public AsyncResponder {
  public:
   ClientConnection(Shard* shard, uint32_t slot, uint32_t generation, int fd);
   ~ClientConnection() override;
@@ -43,9 +43,19 @@ class ClientConnection final : public Responder {
   uint32_t generation() const { return generation_; }
   bool idle() const;
 
-  // Responder
+  // Responder and AsyncResponder
   void Send(int status, std::string_view content_type, std::string_view body,
             std::string_view extra_headers) override;
+  AsyncResponder* Defer(ResponseObserver* observer) override;
+  void StartStream(int status, std::string_view content_type,
+                   std::string_view extra_headers) override;
+  void WriteChunk(std::string_view data) override;
+  void EndStream() override;
+  bool congested() const override { return out_.above_high(); }
+  void AbortResponse() override {
+    observer_ = nullptr;
+    Abort();
+  }
 
  private:
   enum class TimerKind { kNone, kHeader, kBody, kIdle, kLinger };
@@ -63,6 +73,9 @@ class ClientConnection final : public Responder {
   void ScheduleTimer(TimerKind kind, uint64_t deadline_ms);
   void OnTimer();
   void MaybeFinish();
+  void ResponseFinished();
+  void CompleteDeferred();
+  void NotifyGone();
   static void TimerThunk(Timer* timer, void* self);
 
   Shard* shard_;
@@ -85,6 +98,12 @@ class ClientConnection final : public Responder {
   bool peer_closed_ = false;     // the peer shut its write side (EOF seen)
   bool handling_head_ = false;   // the request being answered is HEAD
   bool current_keep_alive_ = true;
+  bool current_http10_ = false;
+  bool in_dispatch_ = false;      // inside the router's call for the current request
+  bool response_pending_ = false; // deferred: answered later, maybe streamed
+  bool streaming_ = false;
+  bool stream_chunked_ = false;
+  ResponseObserver* observer_ = nullptr;
 };
 
 }  // namespace ringgate
