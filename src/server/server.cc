@@ -24,7 +24,8 @@ std::vector<int> UsableCpus() {
   return cpus;
 }
 
-Server::Server(Config config) : config_(std::move(config)) {}
+Server::Server(Config config, RouteInstaller install_routes)
+    : config_(std::move(config)), install_routes_(std::move(install_routes)) {}
 
 Server::~Server() {
   if (!threads_.empty()) {
@@ -52,7 +53,7 @@ Status Server::Start() {
       fds.push_back(group.fds[i]);
       group.fds[i] = -1;  // the shard owns it now
     }
-    shards_.push_back(std::make_unique<Shard>(i, config_, std::move(fds)));
+    shards_.push_back(std::make_unique<Shard>(i, config_, std::move(fds), install_routes_));
   }
   running_ = threads;
   for (int i = 0; i < threads; ++i) {

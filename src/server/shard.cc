@@ -17,13 +17,13 @@ constexpr uint64_t kAcceptRetryMs = 100;
 
 }  // namespace
 
-Shard::Shard(int index, const Config& config, std::vector<int> listen_fds)
+Shard::Shard(int index, const Config& config, std::vector<int> listen_fds,
+             RouteInstaller install_routes)
     : index_(index),
       config_(config),
       listen_fds_(std::move(listen_fds)),
-      accept_armed_(listen_fds_.size(), false) {
-  AddBuiltinRoutes(router_);
-}
+      accept_armed_(listen_fds_.size(), false),
+      install_routes_(std::move(install_routes)) {}
 
 // Members declared after reactor_ (connections, timers) are destroyed before it, so nothing
 // outlives the timer wheel or the ring it refers to.
@@ -47,6 +47,11 @@ Status Shard::Init() {
       this);
   drain_timer_.set_callback([](Timer*, void* self) { static_cast<Shard*>(self)->AbortAll(); },
                             this);
+  if (install_routes_) {
+    install_routes_(router_, *this);
+  } else {
+    AddBuiltinRoutes(router_);
+  }
   return Status::Ok();
 }
 
@@ -132,6 +137,7 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
   uint32_t generation = ++generations_[slot];
   slots_[slot] = std::make_unique<ClientConnection>(this, slot, generation, fd);
   ++live_;
+  ++accepted_;
   slots_[slot]->Start();
 }
 

@@ -11,14 +11,14 @@
 #include "ringgate/config/config.h"
 #include "ringgate/io/reactor.h"
 #include "ringgate/net/listener.h"
+#include "ringgate/server/shard.h"
 
 namespace ringgate {
 
-class Shard;
-
 class Server {
  public:
-  explicit Server(Config config);
+  // `install_routes` defaults to ringgate's own routes; tools (the fake upstream) pass theirs.
+  explicit Server(Config config, RouteInstaller install_routes = nullptr);
   ~Server();
 
   // Binds every listener and starts the shards; returns once all of them are serving.
@@ -37,6 +37,7 @@ class Server {
   void Post(uint32_t code);
 
   Config config_;
+  RouteInstaller install_routes_;
   std::vector<ListenerGroup> listeners_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;

@@ -6,6 +6,7 @@
 #include <liburing.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,10 +22,16 @@
 namespace ringgate {
 
 class ClientConnection;
+class Shard;
+
+// Adds the routes a shard serves; runs once per shard, on the shard's thread, after its reactor
+// exists (so handlers may capture the shard for its timers).
+using RouteInstaller = std::function<void(Router& router, Shard& shard)>;
 
 class Shard final : public Reactor::Handler {
  public:
-  Shard(int index, const Config& config, std::vector<int> listen_fds);
+  Shard(int index, const Config& config, std::vector<int> listen_fds,
+        RouteInstaller install_routes);
   ~Shard() override;
 
   // Creates the ring; must run on the shard's own thread.
@@ -45,6 +52,8 @@ class Shard final : public Reactor::Handler {
   const Router& router() const { return router_; }
   std::string_view date() { return date_.Now(); }
   bool draining() const { return draining_; }
+  size_t live_connections() const { return live_; }
+  uint64_t accepted_connections() const { return accepted_; }
   // The connection has submitted its close; its object is freed after this loop iteration.
   void Release(ClientConnection* connection);
 
@@ -72,6 +81,8 @@ class Shard final : public Reactor::Handler {
   std::vector<uint32_t> generations_;
   std::vector<uint32_t> free_slots_;
   size_t live_ = 0;
+  uint64_t accepted_ = 0;
+  RouteInstaller install_routes_;
   std::vector<std::unique_ptr<ClientConnection>> released_;
 
   // 503 answers to connections over the limit, kept until their send completes.
