@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <future>
 
@@ -105,6 +106,49 @@ void Server::Join() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+}
+
+}  // namespace ringgate
+
+namespace ringgate {
+
+void RaiseDescriptorLimit() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+sigset_t BlockLifecycleSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+int ServeUntilSignal(Server& server, const sigset_t& signals) {
+  timespec tick = {0, 50 * 1000 * 1000};
+  bool draining = false;
+  while (!server.AllShardsStopped()) {
+    siginfo_t info;
+    int sig = sigtimedwait(&signals, &info, &tick);
+    if (sig < 0) continue;
+    if (!draining) {
+      RG_LOG(kInfo, "received %s: draining connections", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      server.RequestDrain();
+      draining = true;
+    } else {
+      RG_LOG(kWarning, "second signal: closing every connection now");
+      server.RequestAbort();
+    }
+  }
+  server.Join();
+  RG_LOG(kInfo, "stopped");
+  return 0;
 }
 
 }  // namespace ringgate

@@ -2,6 +2,8 @@
 // lifecycle (drain, abort) to the shards as cross-core messages.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -45,6 +47,17 @@ class Server {
   std::atomic<int> running_{0};
   RingMessenger messenger_;
 };
+
+// Blocks SIGTERM and SIGINT in the calling thread (call before any thread starts, so every
+// thread inherits the mask) and ignores SIGPIPE. Returns the blocked set.
+sigset_t BlockLifecycleSignals();
+
+// Waits for SIGTERM/SIGINT: the first drains the server, a second aborts every connection.
+// Returns the process exit status once every shard has stopped.
+int ServeUntilSignal(Server& server, const sigset_t& signals);
+
+// Every connection is a descriptor: raises the soft RLIMIT_NOFILE to the hard limit.
+void RaiseDescriptorLimit();
 
 // The CPUs this process may run on, in order.
 std::vector<int> UsableCpus();
