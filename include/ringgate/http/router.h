@@ -66,6 +66,9 @@ class Router {
  public:
   // `method` is "GET", "POST", ...; GET routes answer HEAD too.
   void Add(std::string_view method, std::string_view path, RouteHandler handler);
+  // Matches every path starting with `prefix` (after the exact routes); the handler parses the
+  // rest, e.g. "/v1beta/models/" + "gemini-2.5-flash:generateContent".
+  void AddPrefix(std::string_view method, std::string_view prefix, RouteHandler handler);
 
   // Finds the handler, or answers 404 / 405 itself. Returns true when a handler ran.
   bool Dispatch(HttpRequest& request, Responder& responder) const;
@@ -75,6 +78,7 @@ class Router {
     std::string method;
     std::string path;
     RouteHandler handler;
+    bool prefix = false;
   };
   std::vector<Route> routes_;
 };
