@@ -54,8 +54,20 @@ int RequestParser::OnUrl(llhttp_t* p, const char* at, size_t length) {
   return 0;
 }
 
+// Trailers (after a chunked body) are not kept: the request's views already point into head_,
+// which must not grow now. They are only counted against the header limit.
+bool RequestParser::CountTrailer(size_t length) {
+  trailer_bytes_ += length;
+  if (trailer_bytes_ > limits_.max_header_bytes) {
+    trailers_too_large_ = true;
+    return false;
+  }
+  return true;
+}
+
 int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t length) {
   RequestParser* self = Self(p);
+  if (self->headers_done_) return self->CountTrailer(length + 4) ? 0 : HPE_USER;
   if (self->spans_.empty() || self->in_value_) {
     HeaderSpan span;
     span.name_offset = static_cast<uint32_t>(self->head_.size());
@@ -69,6 +81,7 @@ int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t length) {
 
 int RequestParser::OnHeaderFieldComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
+  if (self->headers_done_) return 0;
   self->spans_.back().value_offset = static_cast<uint32_t>(self->head_.size());
   self->in_value_ = true;
   return 0;
@@ -76,6 +89,7 @@ int RequestParser::OnHeaderFieldComplete(llhttp_t* p) {
 
 int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t length) {
   RequestParser* self = Self(p);
+  if (self->headers_done_) return self->CountTrailer(length) ? 0 : HPE_USER;
   self->head_.append(at, length);
   self->spans_.back().value_length += static_cast<uint32_t>(length);
   return 0;
@@ -103,7 +117,8 @@ int RequestParser::OnBody(llhttp_t* p, const char* at, size_t length) {
 int RequestParser::OnMessageComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
   self->message_complete_ = true;
-  self->request_.keep_alive = llhttp_should_keep_alive(p) != 0;
+  // After an Upgrade request the bytes that follow are another protocol: answer, then close.
+  self->request_.keep_alive = llhttp_should_keep_alive(p) != 0 && p->upgrade == 0;
   return HPE_PAUSED;
 }
 
@@ -113,6 +128,7 @@ void RequestParser::StartNextRequest() {
   url_offset_ = url_length_ = 0;
   in_value_ = false;
   header_bytes_ = 0;
+  trailer_bytes_ = 0;
   in_request_ = false;
   headers_done_ = false;
   message_complete_ = false;
@@ -248,6 +264,12 @@ RequestParser::Outcome RequestParser::Feed(std::string_view data) {
       out.kind = Kind::kRequest;
       out.consumed = offset;
       return out;
+    }
+    if (err == HPE_USER && trailers_too_large_) {
+      return Fail(431, "header_too_large",
+                  "request trailers are larger than the limit of " +
+                      std::to_string(limits_.max_header_bytes) + " bytes",
+                  offset);
     }
     if (err == HPE_USER && body_too_large_) {
       return Fail(413, "request_too_large",

@@ -9,16 +9,21 @@ Timer::~Timer() {
 TimerWheel::TimerWheel(uint64_t now_ms, uint32_t tick_ms, size_t slots)
     : tick_ms_(tick_ms == 0 ? 1 : tick_ms), current_tick_(now_ms / tick_ms_), heads_(slots) {
   for (Timer& head : heads_) head.prev_ = head.next_ = &head;
+  expired_.prev_ = expired_.next_ = &expired_;
 }
 
 TimerWheel::~TimerWheel() {
   for (Timer& head : heads_) {
     while (head.next_ != &head) Cancel(head.next_);
   }
+  while (expired_.next_ != &expired_) Cancel(expired_.next_);
 }
 
 void TimerWheel::Link(Timer* timer) {
-  Timer& head = heads_[timer->deadline_tick_ % heads_.size()];
+  // A deadline in a tick already processed (the past, or the tick being processed right now)
+  // waits on the expired list, which the next Advance fires first.
+  Timer& head =
+      timer->deadline_tick_ < current_tick_ ? expired_ : heads_[timer->deadline_tick_ % heads_.size()];
   timer->prev_ = head.prev_;
   timer->next_ = &head;
   head.prev_->next_ = timer;
@@ -36,12 +41,13 @@ void TimerWheel::Schedule(Timer* timer, uint64_t deadline_ms) {
   timer->deadline_ms_ = deadline_ms;
   // Round up so a timer never fires before its deadline; anything already due goes to the
   // tick processed next.
-  uint64_t tick = (deadline_ms + tick_ms_ - 1) / tick_ms_;
-  timer->deadline_tick_ = tick < current_tick_ ? current_tick_ : tick;
+  timer->deadline_tick_ = (deadline_ms + tick_ms_ - 1) / tick_ms_;
   timer->wheel_ = this;
   Link(timer);
   ++size_;
-  if (timer->deadline_tick_ < earliest_tick_) earliest_tick_ = timer->deadline_tick_;
+  if (timer->deadline_tick_ >= current_tick_ && timer->deadline_tick_ < earliest_tick_) {
+    earliest_tick_ = timer->deadline_tick_;
+  }
 }
 
 void TimerWheel::Cancel(Timer* timer) {
@@ -51,43 +57,51 @@ void TimerWheel::Cancel(Timer* timer) {
   --size_;
 }
 
+// Moves every timer of `head` onto the local list `pending` (so callbacks that schedule into the
+// same list do not loop forever), then fires the due ones and puts the others back.
+size_t TimerWheel::FireList(Timer& head, uint64_t now_tick) {
+  Timer pending;
+  pending.next_ = pending.prev_ = &pending;
+  if (head.next_ != &head) {
+    pending.next_ = head.next_;
+    pending.prev_ = head.prev_;
+    pending.next_->prev_ = &pending;
+    pending.prev_->next_ = &pending;
+    head.next_ = head.prev_ = &head;
+  }
+  size_t fired = 0;
+  while (pending.next_ != &pending) {
+    Timer* timer = pending.next_;
+    Unlink(timer);
+    if (timer->deadline_tick_ > now_tick) {
+      Link(timer);  // a later turn of the wheel
+      continue;
+    }
+    timer->wheel_ = nullptr;
+    --size_;
+    ++fired;
+    if (timer->callback_ != nullptr) timer->callback_(timer, timer->context_);
+  }
+  return fired;
+}
+
 size_t TimerWheel::Advance(uint64_t now_ms) {
   uint64_t now_tick = now_ms / tick_ms_;
-  size_t fired = 0;
+  size_t fired = FireList(expired_, now_tick);
   // After a gap longer than one turn, visiting each slot once fires everything that is due.
   if (now_tick >= current_tick_ + heads_.size()) current_tick_ = now_tick + 1 - heads_.size();
   while (current_tick_ <= now_tick) {
-    Timer& head = heads_[current_tick_ % heads_.size()];
-    // Detach the slot so callbacks that reschedule into this same slot do not loop forever.
-    Timer pending;
-    if (head.next_ != &head) {
-      pending.next_ = head.next_;
-      pending.prev_ = head.prev_;
-      pending.next_->prev_ = &pending;
-      pending.prev_->next_ = &pending;
-      head.next_ = head.prev_ = &head;
-    } else {
-      pending.next_ = pending.prev_ = &pending;
-    }
-    while (pending.next_ != &pending) {
-      Timer* timer = pending.next_;
-      Unlink(timer);
-      if (timer->deadline_tick_ > now_tick) {
-        Link(timer);  // a later turn of the wheel
-        continue;
-      }
-      timer->wheel_ = nullptr;
-      --size_;
-      ++fired;
-      if (timer->callback_ != nullptr) timer->callback_(timer, timer->context_);
-    }
-    ++current_tick_;
+    // Count the tick as processed before firing, so a timer a callback schedules for it goes to
+    // the expired list instead of a slot already detached.
+    uint64_t tick = current_tick_++;
+    fired += FireList(heads_[tick % heads_.size()], now_tick);
   }
   return fired;
 }
 
 int64_t TimerWheel::MillisUntilNextCheck(uint64_t now_ms) const {
   if (size_ == 0) return -1;
+  if (expired_.next_ != &expired_) return 0;
   if (earliest_tick_ < current_tick_) {
     // The hint was passed: find the next non-empty slot, and from it the earliest deadline
     // tick it may hold (a slot can also hold timers for later turns of the wheel).

@@ -73,6 +73,7 @@ class RequestParser {
   static const llhttp_settings_t& Settings();
 
   void StartNextRequest();
+  bool CountTrailer(size_t length);
   Outcome CheckHeaders();
   Outcome Fail(int status, std::string_view code, std::string message, size_t consumed);
 
@@ -84,11 +85,13 @@ class RequestParser {
   std::vector<HeaderSpan> spans_;
   bool in_value_ = false;
   uint64_t header_bytes_ = 0;
+  uint64_t trailer_bytes_ = 0;
   bool in_request_ = false;
   bool headers_done_ = false;
   bool paused_at_headers_ = false;
   bool message_complete_ = false;
   bool body_too_large_ = false;
+  bool trailers_too_large_ = false;
   bool expect_continue_ = false;
   bool failed_ = false;
 };

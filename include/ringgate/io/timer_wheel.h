@@ -51,8 +51,8 @@ class TimerWheel {
   TimerWheel(const TimerWheel&) = delete;
   TimerWheel& operator=(const TimerWheel&) = delete;
 
-  // (Re)schedules `timer` to fire at `deadline_ms` (a deadline in the past fires on the next
-  // Advance).
+  // (Re)schedules `timer` to fire at `deadline_ms`. A deadline whose tick was already processed
+  // (the past, or "now" from inside a callback) fires on the next Advance.
   void Schedule(Timer* timer, uint64_t deadline_ms);
   void Cancel(Timer* timer);
 
@@ -69,6 +69,7 @@ class TimerWheel {
  private:
   void Link(Timer* timer);
   static void Unlink(Timer* timer);
+  size_t FireList(Timer& head, uint64_t now_tick);
 
   uint32_t tick_ms_;
   uint64_t current_tick_;  // every tick < current_tick_ has been processed
@@ -76,6 +77,7 @@ class TimerWheel {
   // on every iteration). Cancelling leaves it low, which only costs an early wake-up.
   mutable uint64_t earliest_tick_ = UINT64_MAX;
   std::vector<Timer> heads_;  // sentinel per slot (circular list)
+  Timer expired_;             // due in a tick already processed: fired by the next Advance
   size_t size_ = 0;
 };
 
