@@ -93,6 +93,8 @@ void Shard::OnCompletion(const io_uring_cqe& cqe) {
     case OpKind::kReject:
       reject_buffers_.erase(OpSlotOf(user_data));
       break;
+    default:
+      break;
   }
 }
 

@@ -1,9 +1,9 @@
-// How a shard tags its io_uring operations: user_data = kind (8 bits) | slot (24) | generation
-// (32). The generation of a connection slot changes when the slot is reused, so a completion
-// that arrives for a connection already gone is recognised and ignored.
+// The kinds of io_uring operation a shard submits (see io/op_tag.h for the packing).
 #pragma once
 
 #include <cstdint>
+
+#include "ringgate/io/op_tag.h"
 
 namespace ringgate {
 
@@ -12,19 +12,15 @@ enum class OpKind : uint8_t {
   kAccept = 1,   // slot = listener index
   kRecv = 2,
   kSend = 3,
-  kMessage = 4,  // a cross-core message arriving (MSG_RING); slot = sender
-  kReject = 5,   // the 503 sent to a connection over the limit; slot unused
+  kMessage = 4,  // a cross-core message arriving (MSG_RING)
+  kReject = 5,   // the 503 sent to a connection over the limit; slot = buffer id
+  kUpstream = 16,  // 16..19: the upstream pool's own operations
 };
 
 inline uint64_t PackOp(OpKind kind, uint32_t slot, uint32_t generation) {
-  return (static_cast<uint64_t>(kind) << 56) | (static_cast<uint64_t>(slot & 0xffffff) << 32) |
-         generation;
+  return PackOp(static_cast<uint8_t>(kind), slot, generation);
 }
-inline OpKind OpKindOf(uint64_t user_data) { return static_cast<OpKind>(user_data >> 56); }
-inline uint32_t OpSlotOf(uint64_t user_data) {
-  return static_cast<uint32_t>(user_data >> 32) & 0xffffff;
-}
-inline uint32_t OpGenerationOf(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
+inline OpKind OpKindOf(uint64_t user_data) { return static_cast<OpKind>(OpKindByte(user_data)); }
 
 // Cross-core message codes (the CQE's res).
 enum class ShardMessage : uint32_t {
