@@ -1,5 +1,7 @@
 #include "ringgate/config/config.h"
 
+#include "ringgate/common/url.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -136,6 +138,80 @@ const std::vector<OptionSpec>& Options() {
          return ApplyRange(ParseDurationMillis(v), 0, 3'600'000, &c.drain_timeout_ms,
                            "a duration");
        }},
+      {"gemini-base-url", "GEMINI_BASE_URL", "URL",
+       "upstream Gemini API base URL (https://, or http:// for local gateways and tests)",
+       [](const Config& c) { return c.gemini_base_url; },
+       [](Config& c, const std::string& v) {
+         Result<Url> url = ParseUrl(v);
+         if (!url) return url.status();
+         c.gemini_base_url = v;
+         return Status::Ok();
+       }},
+      {"upstream-ca-file", "UPSTREAM_CA_FILE", "PATH",
+       "extra PEM CA file trusted for the upstream, on top of the system bundle",
+       [](const Config& c) { return c.upstream_ca_file.empty() ? "none" : c.upstream_ca_file; },
+       [](Config& c, const std::string& v) {
+         c.upstream_ca_file = v;
+         return Status::Ok();
+       }},
+      {"https-proxy", "HTTPS_PROXY", "URL",
+       "HTTP CONNECT proxy for upstream connections, http://[user:pass@]host:port (also "
+       "https_proxy)",
+       [](const Config& c) { return c.https_proxy.empty() ? "none" : c.https_proxy; },
+       [](Config& c, const std::string& v) {
+         if (!v.empty()) {
+           Result<Url> url = ParseUrl(v);
+           if (!url) return url.status();
+           if (url->tls()) return Status::Error("expected http://[user:pass@]host:port");
+         }
+         c.https_proxy = v;
+         return Status::Ok();
+       }},
+      {"no-proxy", "NO_PROXY", "HOSTS", "hosts that bypass the proxy, comma-separated (also no_proxy)",
+       [](const Config& c) { return c.no_proxy.empty() ? "none" : c.no_proxy; },
+       [](Config& c, const std::string& v) {
+         c.no_proxy = v;
+         return Status::Ok();
+       }},
+      {"upstream-connect-timeout", "UPSTREAM_CONNECT_TIMEOUT", "DURATION",
+       "upstream TCP connect (and proxy tunnel) timeout",
+       [](const Config& c) { return FormatMillis(c.upstream_connect_timeout_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 1, 600'000, &c.upstream_connect_timeout_ms,
+                           "a duration");
+       }},
+      {"upstream-tls-timeout", "UPSTREAM_TLS_TIMEOUT", "DURATION", "upstream TLS handshake timeout",
+       [](const Config& c) { return FormatMillis(c.upstream_tls_timeout_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 1, 600'000, &c.upstream_tls_timeout_ms,
+                           "a duration");
+       }},
+      {"upstream-first-byte-timeout", "UPSTREAM_FIRST_BYTE_TIMEOUT", "DURATION",
+       "wait for the first byte of an upstream response (models think)",
+       [](const Config& c) { return FormatMillis(c.upstream_first_byte_timeout_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 1, 86'400'000,
+                           &c.upstream_first_byte_timeout_ms, "a duration");
+       }},
+      {"upstream-idle-timeout", "UPSTREAM_IDLE_TIMEOUT", "DURATION",
+       "longest silence inside an upstream response that has started",
+       [](const Config& c) { return FormatMillis(c.upstream_idle_timeout_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 1, 86'400'000, &c.upstream_idle_timeout_ms,
+                           "a duration");
+       }},
+      {"upstream-max-idle", "UPSTREAM_MAX_IDLE", "N", "idle upstream connections kept per core",
+       [](const Config& c) { return std::to_string(c.upstream_max_idle); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 100'000, &c.upstream_max_idle, "a count");
+       }},
+      {"upstream-idle-age", "UPSTREAM_IDLE_AGE", "DURATION",
+       "how long an idle upstream connection is kept",
+       [](const Config& c) { return FormatMillis(c.upstream_idle_age_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 1, 86'400'000, &c.upstream_idle_age_ms,
+                           "a duration");
+       }},
       {"log-level", "LOG_LEVEL", "LEVEL", "debug, info, warning or error",
        [](const Config& c) { return c.log_level; },
        [](Config& c, const std::string& v) {
@@ -149,6 +225,14 @@ const std::vector<OptionSpec>& Options() {
        }},
   };
   return options;
+}
+
+size_t FindOption(std::string_view flag) {
+  const std::vector<OptionSpec>& options = Options();
+  for (size_t i = 0; i < options.size(); ++i) {
+    if (flag == options[i].flag) return i;
+  }
+  return 0;
 }
 
 Status ApplyOption(const OptionSpec& spec, Config& config, const std::string& value,
@@ -242,6 +326,17 @@ Result<Config> ParseConfig(int argc, const char* const* argv, const char* const*
   Config config;
   *help_requested = false;
   const std::vector<OptionSpec>& options = Options();
+  for (const char* const* e = env; e != nullptr && *e != nullptr; ++e) {
+    // curl's lower-case spellings; the upper-case variables, read below, win.
+    std::string_view entry(*e);
+    if (entry.rfind("https_proxy=", 0) == 0) {
+      Status s = ApplyOption(options[FindOption("https-proxy")], config,
+                             std::string(entry.substr(12)), true);
+      if (!s.ok()) return s;
+    } else if (entry.rfind("no_proxy=", 0) == 0) {
+      config.no_proxy = std::string(entry.substr(9));
+    }
+  }
   for (const char* const* e = env; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     size_t eq = entry.find('=');

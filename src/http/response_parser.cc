@@ -75,6 +75,10 @@ void ResponseParser::Reset(bool head_request) {
 void ResponseParser::Reset(bool head_request, uint64_t max_body_bytes) {
   llhttp_init(&parser_, HTTP_RESPONSE, &Settings());
   parser_.data = this;
+  // Only changes what follows a message that does not keep the connection alive: llhttp would
+  // refuse further bytes. The final response pauses the parser anyway (the next needs Reset()),
+  // so this only lets an interim 1xx saying "Connection: close" (or HTTP/1.0) be skipped.
+  llhttp_set_lenient_keep_alive(&parser_, 1);
   max_body_bytes_ = max_body_bytes;
   head_request_ = head_request;
   ClearHeadStorage();
@@ -293,7 +297,7 @@ ResponseParser::Outcome ResponseParser::Feed(std::string_view data) {
     if (counting_head) {
       // Never hand llhttp more head bytes than one past the limit, so an endless head is
       // stopped at the limit whatever the split.
-      chunk = std::min<uint64_t>(chunk, limits_.max_header_bytes + 1 - header_bytes_);
+      chunk = std::min<uint64_t>(chunk, uint64_t{limits_.max_header_bytes} + 1 - header_bytes_);
     }
     llhttp_errno_t err = llhttp_execute(&parser_, start, chunk);
     size_t used = chunk;

@@ -1,5 +1,6 @@
 #include "ringgate/net/resolver.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include <chrono>
@@ -45,17 +46,23 @@ Result<AddressList> Resolver::ResolveBlocking(const std::string& host, uint16_t 
   return v4;
 }
 
-Status Resolver::Watch(const std::string& host, uint16_t port) {
+void Resolver::Watch(const std::string& host, uint16_t port) {
   Key key(host, port);
+  // Numeric addresses need no DNS: answer them here, once.
+  in6_addr scratch;
+  bool numeric = inet_pton(AF_INET, host.c_str(), &scratch) == 1 ||
+                 inet_pton(AF_INET6, host.c_str(), &scratch) == 1;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (entries_.count(key) && entries_[key].addresses) return Status::Ok();
+    if (entries_.count(key)) return;
     entries_[key];
+    if (!numeric) {
+      pending_first_.push_back(key);
+      wake_.notify_all();
+      return;
+    }
   }
   RefreshOne(key);
-  std::lock_guard<std::mutex> lock(mutex_);
-  const Entry& e = entries_[key];
-  return e.addresses ? Status::Ok() : Status::Error(e.last_error);
 }
 
 void Resolver::RefreshOne(const Key& key) {
@@ -89,10 +96,20 @@ void Resolver::Stop() {
 void Resolver::RefreshLoop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
+    if (!pending_first_.empty()) {
+      std::vector<Key> first;
+      first.swap(pending_first_);
+      lock.unlock();
+      for (const Key& key : first) RefreshOne(key);
+      lock.lock();
+      continue;
+    }
     bool any_failed = false;
     for (const auto& [key, entry] : entries_) any_failed |= !entry.addresses;
     uint32_t wait_ms = any_failed ? retry_ms_ : refresh_ms_;
-    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stopping_; });
+    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                   [this] { return stopping_ || !pending_first_.empty(); });
+    if (!pending_first_.empty()) continue;
     if (stopping_) break;
     std::vector<Key> keys;
     for (const auto& [key, entry] : entries_) keys.push_back(key);

@@ -33,6 +33,8 @@ Server::~Server() {
     RequestAbort();
     Join();
   }
+  shards_.clear();  // before the upstream settings, resolver and TLS context they use
+  if (resolver_) resolver_->Stop();
   CloseListeners(listeners_);
 }
 
@@ -47,6 +49,25 @@ Status Server::Start() {
   Status s = messenger_.Init();
   if (!s.ok()) return s;
 
+  Result<UpstreamSettings> upstream = UpstreamSettingsFromConfig(config_);
+  if (!upstream) return upstream.status();
+  upstream_settings_ = std::make_unique<UpstreamSettings>(std::move(*upstream));
+  if (upstream_settings_->base.tls()) {
+    TlsClientOptions tls_options;
+    tls_options.ca_bundle_file = upstream_settings_->ca_bundle;
+    tls_options.extra_ca_file = upstream_settings_->ca_file;
+    Result<std::unique_ptr<TlsContext>> tls = TlsContext::NewClient(tls_options);
+    if (!tls) return Status::Error("upstream TLS: " + tls.status().message());
+    upstream_tls_ = std::move(*tls);
+  }
+  // Names resolve on the resolver's thread, never on a reactor; numeric hosts at once.
+  resolver_ = std::make_unique<Resolver>();
+  const Url& target = upstream_settings_->proxy ? *upstream_settings_->proxy
+                                                : upstream_settings_->base;
+  resolver_->Watch(target.host, target.port);
+  resolver_->Start();
+  UpstreamShared shared{upstream_settings_.get(), resolver_.get(), upstream_tls_.get()};
+
   std::vector<std::promise<Status>> ready(threads);
   for (int i = 0; i < threads; ++i) {
     std::vector<int> fds;
@@ -54,7 +75,7 @@ Status Server::Start() {
       fds.push_back(group.fds[i]);
       group.fds[i] = -1;  // the shard owns it now
     }
-    shards_.push_back(std::make_unique<Shard>(i, config_, std::move(fds), install_routes_));
+    shards_.push_back(std::make_unique<Shard>(i, config_, std::move(fds), install_routes_, shared));
   }
   running_ = threads;
   for (int i = 0; i < threads; ++i) {

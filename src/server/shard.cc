@@ -9,6 +9,7 @@
 #include "ringgate/common/log.h"
 #include "ringgate/server/connection.h"
 #include "ringgate/server/routes.h"
+#include "ringgate/upstream/upstream_pool.h"
 
 namespace ringgate {
 namespace {
@@ -18,11 +19,12 @@ constexpr uint64_t kAcceptRetryMs = 100;
 }  // namespace
 
 Shard::Shard(int index, const Config& config, std::vector<int> listen_fds,
-             RouteInstaller install_routes)
+             RouteInstaller install_routes, UpstreamShared upstream)
     : index_(index),
       config_(config),
       listen_fds_(std::move(listen_fds)),
       accept_armed_(listen_fds_.size(), false),
+      upstream_shared_(upstream),
       install_routes_(std::move(install_routes)) {}
 
 // Members declared after reactor_ (connections, timers) are destroyed before it, so nothing
@@ -37,6 +39,11 @@ Status Shard::Init() {
   Result<std::unique_ptr<Reactor>> reactor = Reactor::Create(ReactorOptions{});
   if (!reactor) return reactor.status();
   reactor_ = std::move(*reactor);
+  if (upstream_shared_.settings != nullptr) {
+    upstream_pool_ = std::make_unique<UpstreamPool>(
+        *reactor_, *upstream_shared_.settings, *upstream_shared_.resolver, upstream_shared_.tls,
+        static_cast<uint8_t>(OpKind::kUpstream));
+  }
   accept_retry_timer_.set_callback(
       [](Timer*, void* self) {
         Shard* shard = static_cast<Shard*>(self);
@@ -94,6 +101,7 @@ void Shard::OnCompletion(const io_uring_cqe& cqe) {
       reject_buffers_.erase(OpSlotOf(user_data));
       break;
     default:
+      if (upstream_pool_) upstream_pool_->OnCompletion(cqe);
       break;
   }
 }
@@ -214,6 +222,7 @@ void Shard::BeginDrain() {
 }
 
 void Shard::AbortAll() {
+  if (upstream_pool_) upstream_pool_->CloseAll();
   for (auto& c : slots_) {
     if (c) c->Abort();
   }
@@ -221,6 +230,7 @@ void Shard::AbortAll() {
 
 void Shard::OnLoopEnd() {
   released_.clear();
+  if (upstream_pool_) upstream_pool_->OnLoopEnd();
   if (draining_ && live_ == 0) reactor_->Stop();
 }
 

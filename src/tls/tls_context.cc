@@ -18,7 +18,8 @@ namespace tls_internal {
 std::string TakeErrors(const char* fallback) {
   std::string out;
   while (uint32_t err = ERR_get_error()) {
-    if (!out.empty()) out += "; ";
+    if (!out.empty())
+      out += "; ";
     const char* reason = ERR_reason_error_string(err);
     const char* lib = ERR_lib_error_string(err);
     out += reason != nullptr ? reason : "unknown reason";
@@ -42,7 +43,8 @@ using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
 // "cannot read CA file '/x': No such file or directory" when the file is not readable.
 Status CheckReadable(const std::string& path, const char* what) {
-  if (path.empty()) return Status::Error(std::string(what) + " file: no path given");
+  if (path.empty())
+    return Status::Error(std::string(what) + " file: no path given");
   if (::access(path.c_str(), R_OK) != 0) {
     int err = errno;
     return Status::Error(
@@ -75,7 +77,8 @@ Status SetVersions(SSL_CTX* ctx, TlsVersion min, TlsVersion max) {
 }
 
 Status LoadCaFile(SSL_CTX* ctx, const std::string& path, const char* what) {
-  if (Status s = CheckReadable(path, what); !s.ok()) return s;
+  if (Status s = CheckReadable(path, what); !s.ok())
+    return s;
   ERR_clear_error();
   if (!SSL_CTX_load_verify_locations(ctx, path.c_str(), nullptr)) {
     return Status::Error("bad PEM in " + std::string(what) + " file '" + path +
@@ -86,8 +89,8 @@ Status LoadCaFile(SSL_CTX* ctx, const std::string& path, const char* what) {
 
 // The server's ALPN preference list (wire format) hangs off the SSL_CTX as ex_data, so it lives
 // exactly as long as the SSL_CTX, which the SSL objects keep alive past the TlsContext.
-void FreeAlpnList(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*index*/,
-                  long /*argl*/, void* /*argp*/) {
+void FreeAlpnList(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*index*/, long /*argl*/,
+                  void* /*argp*/) {
   delete static_cast<std::string*>(ptr);
 }
 
@@ -97,11 +100,12 @@ int AlpnListIndex() {
 }
 
 // Server ALPN: the first protocol of ours (in our order of preference) that the client offers.
-int SelectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
-               unsigned in_len, void* /*arg*/) {
+int SelectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in, unsigned in_len,
+               void* /*arg*/) {
   const auto* list =
       static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), AlpnListIndex()));
-  if (list == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  if (list == nullptr)
+    return SSL_TLSEXT_ERR_NOACK;
   const std::string& ours = *list;
   for (size_t i = 0; i < ours.size(); i += 1 + static_cast<uint8_t>(ours[i])) {
     const auto len = static_cast<uint8_t>(ours[i]);
@@ -120,12 +124,15 @@ int SelectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* i
 
 }  // namespace
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() {
+  SSL_CTX_free(ctx_);
+}
 
 Result<std::unique_ptr<TlsContext>> TlsContext::NewClient(const TlsClientOptions& options) {
   ERR_clear_error();
   SslCtxPtr ctx(SSL_CTX_new(TLS_method()));
-  if (ctx == nullptr) return Status::Error("SSL_CTX_new failed");
+  if (ctx == nullptr)
+    return Status::Error("SSL_CTX_new failed");
   if (Status s = SetVersions(ctx.get(), options.min_version, options.max_version); !s.ok()) {
     return s;
   }
@@ -133,15 +140,18 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewClient(const TlsClientOptions
     return Status::Error("TLS client needs trusted roots: no CA bundle and no extra CA file");
   }
   if (!options.ca_bundle_file.empty()) {
-    if (Status s = LoadCaFile(ctx.get(), options.ca_bundle_file, "CA bundle"); !s.ok()) return s;
+    if (Status s = LoadCaFile(ctx.get(), options.ca_bundle_file, "CA bundle"); !s.ok())
+      return s;
   }
   if (!options.extra_ca_file.empty()) {
-    if (Status s = LoadCaFile(ctx.get(), options.extra_ca_file, "extra CA"); !s.ok()) return s;
+    if (Status s = LoadCaFile(ctx.get(), options.extra_ca_file, "extra CA"); !s.ok())
+      return s;
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
 
   Result<std::string> alpn = AlpnWire(options.alpn);
-  if (!alpn.ok()) return alpn.status();
+  if (!alpn.ok())
+    return alpn.status();
   // SSL_CTX_set_alpn_protos returns 0 on success.
   if (!alpn->empty() &&
       SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const uint8_t*>(alpn->data()),
@@ -160,10 +170,13 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewClient(const TlsClientOptions
 
 Result<std::unique_ptr<TlsContext>> TlsContext::NewServer(const TlsServerOptions& options) {
   ERR_clear_error();
-  if (Status s = CheckReadable(options.cert_chain_file, "certificate chain"); !s.ok()) return s;
-  if (Status s = CheckReadable(options.key_file, "private key"); !s.ok()) return s;
+  if (Status s = CheckReadable(options.cert_chain_file, "certificate chain"); !s.ok())
+    return s;
+  if (Status s = CheckReadable(options.key_file, "private key"); !s.ok())
+    return s;
   SslCtxPtr ctx(SSL_CTX_new(TLS_method()));
-  if (ctx == nullptr) return Status::Error("SSL_CTX_new failed");
+  if (ctx == nullptr)
+    return Status::Error("SSL_CTX_new failed");
   if (Status s = SetVersions(ctx.get(), options.min_version, options.max_version); !s.ok()) {
     return s;
   }
@@ -176,8 +189,7 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewServer(const TlsServerOptions
     if (ERR_GET_LIB(err) == ERR_LIB_X509 && ERR_GET_REASON(err) == X509_R_KEY_VALUES_MISMATCH) {
       ERR_clear_error();
       return Status::Error("private key '" + options.key_file +
-                           "' does not match the certificate in '" + options.cert_chain_file +
-                           "'");
+                           "' does not match the certificate in '" + options.cert_chain_file + "'");
     }
     return Status::Error("bad PEM in private key file '" + options.key_file +
                          "': " + tls_internal::TakeErrors("no key"));
@@ -193,7 +205,8 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewServer(const TlsServerOptions
   }
 
   Result<std::string> alpn = AlpnWire(options.alpn);
-  if (!alpn.ok()) return alpn.status();
+  if (!alpn.ok())
+    return alpn.status();
   if (!alpn->empty()) {
     auto* list = new std::string(*alpn);
     if (AlpnListIndex() < 0 || !SSL_CTX_set_ex_data(ctx.get(), AlpnListIndex(), list)) {

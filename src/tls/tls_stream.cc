@@ -24,20 +24,23 @@ struct TlsStreamAccess {
     auto* s = static_cast<TlsStream*>(BIO_get_data(bio));
     const size_t avail = s->in_end_ - s->in_begin_;
     if (avail == 0) {
-      if (s->socket_eof_) return 0;  // EOF: BoringSSL reports truncation or close.
+      if (s->socket_eof_)
+        return 0;  // EOF: BoringSSL reports truncation or close.
       BIO_set_retry_read(bio);
       return -1;
     }
     const size_t n = std::min(avail, static_cast<size_t>(len < 0 ? 0 : len));
     std::memcpy(data, s->in_.get() + s->in_begin_, n);
     s->in_begin_ += n;
-    if (s->in_begin_ == s->in_end_) s->in_begin_ = s->in_end_ = 0;
+    if (s->in_begin_ == s->in_end_)
+      s->in_begin_ = s->in_end_ = 0;
     return static_cast<int>(n);
   }
 
   static int BioWrite(BIO* bio, const char* data, int len) {
     BIO_clear_retry_flags(bio);
-    if (len <= 0) return 0;
+    if (len <= 0)
+      return 0;
     auto* s = static_cast<TlsStream*>(BIO_get_data(bio));
     s->out_.append(data, static_cast<size_t>(len));
     return len;
@@ -68,7 +71,8 @@ constexpr size_t kMinInputCapacity = 16384 + 512;
 const BIO_METHOD* StreamBioMethod() {
   static const BIO_METHOD* method = [] {
     BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringgate-tls");
-    if (m == nullptr) return static_cast<BIO_METHOD*>(nullptr);
+    if (m == nullptr)
+      return static_cast<BIO_METHOD*>(nullptr);
     BIO_meth_set_read(m, TlsStreamAccess::BioRead);
     BIO_meth_set_write(m, TlsStreamAccess::BioWrite);
     BIO_meth_set_ctrl(m, TlsStreamAccess::BioCtrl);
@@ -91,7 +95,8 @@ bool IsIpLiteral(const std::string& host) {
 
 int TlsStreamAccess::OnNewSession(SSL* ssl, SSL_SESSION* session) {
   auto* s = static_cast<TlsStream*>(SSL_get_ex_data(ssl, StreamIndex()));
-  if (s == nullptr || s->cache_ == nullptr) return 0;
+  if (s == nullptr || s->cache_ == nullptr)
+    return 0;
   s->cache_->Put(s->cache_key_, SslSessionPtr(session));
   return 1;  // The cache owns the reference now.
 }
@@ -126,7 +131,9 @@ const char* TlsErrorName(TlsError error) {
 
 TlsStream::TlsStream(SSL* ssl, bool is_server) : ssl_(ssl), is_server_(is_server) {}
 
-TlsStream::~TlsStream() { SSL_free(ssl_); }
+TlsStream::~TlsStream() {
+  SSL_free(ssl_);
+}
 
 namespace {
 
@@ -134,14 +141,16 @@ namespace {
 template <typename Make>
 Result<std::unique_ptr<TlsStream>> NewStream(TlsContext& ctx, Make make) {
   const BIO_METHOD* method = StreamBioMethod();
-  if (method == nullptr || StreamIndex() < 0) return Status::Error("TLS: BIO setup failed");
+  if (method == nullptr || StreamIndex() < 0)
+    return Status::Error("TLS: BIO setup failed");
   SSL* ssl = SSL_new(ctx.native());
   if (ssl == nullptr) {
     return Status::Error("TLS: SSL_new failed: " + tls_internal::TakeErrors("out of memory"));
   }
   std::unique_ptr<TlsStream> stream = make(ssl);  // Owns `ssl` from here on.
   BIO* bio = BIO_new(method);
-  if (bio == nullptr) return Status::Error("TLS: BIO_new failed");
+  if (bio == nullptr)
+    return Status::Error("TLS: BIO_new failed");
   BIO_set_data(bio, stream.get());
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl, bio, bio);  // One reference, used for both directions.
@@ -153,12 +162,15 @@ Result<std::unique_ptr<TlsStream>> NewStream(TlsContext& ctx, Make make) {
 
 Result<std::unique_ptr<TlsStream>> TlsStream::Client(TlsContext& ctx, std::string_view host,
                                                      TlsSessionCache* cache, uint16_t port) {
-  if (ctx.is_server()) return Status::Error("TLS: a client stream needs a client context");
-  if (host.empty()) return Status::Error("TLS: a client stream needs a host name");
+  if (ctx.is_server())
+    return Status::Error("TLS: a client stream needs a client context");
+  if (host.empty())
+    return Status::Error("TLS: a client stream needs a host name");
   ERR_clear_error();
   Result<std::unique_ptr<TlsStream>> made = NewStream(
       ctx, [](SSL* ssl) { return std::unique_ptr<TlsStream>(new TlsStream(ssl, false)); });
-  if (!made.ok()) return made;
+  if (!made.ok())
+    return made;
   TlsStream& s = **made;
   SSL* ssl = s.ssl_;
   SSL_set_connect_state(ssl);
@@ -190,11 +202,13 @@ Result<std::unique_ptr<TlsStream>> TlsStream::Client(TlsContext& ctx, std::strin
 }
 
 Result<std::unique_ptr<TlsStream>> TlsStream::Server(TlsContext& ctx) {
-  if (!ctx.is_server()) return Status::Error("TLS: a server stream needs a server context");
+  if (!ctx.is_server())
+    return Status::Error("TLS: a server stream needs a server context");
   ERR_clear_error();
-  Result<std::unique_ptr<TlsStream>> made = NewStream(
-      ctx, [](SSL* ssl) { return std::unique_ptr<TlsStream>(new TlsStream(ssl, true)); });
-  if (!made.ok()) return made;
+  Result<std::unique_ptr<TlsStream>> made =
+      NewStream(ctx, [](SSL* ssl) { return std::unique_ptr<TlsStream>(new TlsStream(ssl, true)); });
+  if (!made.ok())
+    return made;
   SSL_set_accept_state((*made)->ssl_);
   SSL_set_shed_handshake_config((*made)->ssl_, 1);
   return made;
@@ -203,14 +217,16 @@ Result<std::unique_ptr<TlsStream>> TlsStream::Server(TlsContext& ctx) {
 // ---- Input ----
 
 void TlsStream::ReserveInput(size_t n) {
-  if (in_capacity_ - in_end_ >= n) return;
+  if (in_capacity_ - in_end_ >= n)
+    return;
   const size_t used = in_end_ - in_begin_;
   if (in_begin_ > 0 && in_capacity_ - used >= n) {
     std::memmove(in_.get(), in_.get() + in_begin_, used);
   } else {
     const size_t capacity = std::max({kMinInputCapacity, used + n, in_capacity_ * 2});
     std::unique_ptr<char[]> bigger(new char[capacity]);
-    if (used > 0) std::memcpy(bigger.get(), in_.get() + in_begin_, used);
+    if (used > 0)
+      std::memcpy(bigger.get(), in_.get() + in_begin_, used);
     in_ = std::move(bigger);
     in_capacity_ = capacity;
   }
@@ -219,7 +235,8 @@ void TlsStream::ReserveInput(size_t n) {
 }
 
 void TlsStream::FeedCiphertext(std::string_view bytes) {
-  if (bytes.empty()) return;
+  if (bytes.empty())
+    return;
   ReserveInput(bytes.size());
   std::memcpy(in_.get() + in_end_, bytes.data(), bytes.size());
   in_end_ += bytes.size();
@@ -234,7 +251,9 @@ void TlsStream::CommitInput(size_t received) {
   in_end_ = std::min(in_end_ + received, in_capacity_);
 }
 
-void TlsStream::OnSocketEof() { socket_eof_ = true; }
+void TlsStream::OnSocketEof() {
+  socket_eof_ = true;
+}
 
 // ---- Output ----
 
@@ -268,8 +287,7 @@ TlsError TlsStream::Fail(int ssl_error, bool in_handshake) {
   std::string message;
   if (ssl_error == SSL_ERROR_SSL) {
     const uint32_t err = ERR_peek_error();
-    if (ERR_GET_LIB(err) == ERR_LIB_SSL &&
-        ERR_GET_REASON(err) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+    if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
       const long verify = SSL_get_verify_result(ssl_);
       kind = (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
                  ? TlsError::kHostnameMismatch
@@ -285,7 +303,7 @@ TlsError TlsStream::Fail(int ssl_error, bool in_handshake) {
                            : "connection closed without close_notify (truncated)";
     ERR_clear_error();
   } else if (ssl_error == SSL_ERROR_ZERO_RETURN) {
-    kind = TlsError::kClosed;
+    kind = TlsError::kHandshake;
     message = "peer sent close_notify during the handshake";
     ERR_clear_error();
   } else {
@@ -299,8 +317,10 @@ TlsError TlsStream::Fail(int ssl_error, bool in_handshake) {
 }
 
 TlsStream::HandshakeStatus TlsStream::Handshake() {
-  if (handshake_done_) return HandshakeStatus::kDone;
-  if (error_ != TlsError::kNone) return HandshakeStatus::kError;
+  if (handshake_done_)
+    return HandshakeStatus::kDone;
+  if (error_ != TlsError::kNone)
+    return HandshakeStatus::kError;
   ERR_clear_error();
   const int rc = SSL_do_handshake(ssl_);
   if (rc == 1) {
@@ -316,9 +336,13 @@ TlsStream::HandshakeStatus TlsStream::Handshake() {
 }
 
 TlsStream::ReadStatus TlsStream::ReadPlaintext(std::string& out) {
-  if (error_ == TlsError::kUnexpectedEof) return ReadStatus::kAbruptEof;
-  if (error_ != TlsError::kNone) return ReadStatus::kError;
-  if (peer_closed_) return ReadStatus::kClosed;
+  if (error_ == TlsError::kUnexpectedEof)
+    return ReadStatus::kAbruptEof;
+  // kClosed (a write after our close_notify) does not stop the read side.
+  if (error_ != TlsError::kNone && error_ != TlsError::kClosed)
+    return ReadStatus::kError;
+  if (peer_closed_)
+    return ReadStatus::kClosed;
   if (!handshake_done_) {
     switch (Handshake()) {
       case HandshakeStatus::kDone:
@@ -359,7 +383,8 @@ TlsStream::ReadStatus TlsStream::ReadPlaintext(std::string& out) {
 }
 
 bool TlsStream::WritePlaintext(std::string_view plaintext) {
-  if (error_ != TlsError::kNone) return false;
+  if (error_ != TlsError::kNone && error_ != TlsError::kClosed)
+    return false;
   if (shutdown_sent_) {
     error_ = TlsError::kClosed;
     error_message_ = "write after close_notify was sent";
@@ -384,10 +409,12 @@ bool TlsStream::WritePlaintext(std::string_view plaintext) {
 }
 
 void TlsStream::Shutdown() {
-  if (shutdown_sent_) return;
+  if (shutdown_sent_)
+    return;
   shutdown_sent_ = true;
   // Before the handshake there is nothing to close; after a fatal error the alert is out already.
-  if (!handshake_done_ || error_ != TlsError::kNone) return;
+  if (!handshake_done_ || error_ != TlsError::kNone)
+    return;
   ERR_clear_error();
   SSL_shutdown(ssl_);  // Sends close_notify; we do not wait for the peer's.
   ERR_clear_error();
@@ -395,20 +422,25 @@ void TlsStream::Shutdown() {
 
 // ---- State ----
 
-bool TlsStream::session_reused() const { return SSL_session_reused(ssl_) == 1; }
+bool TlsStream::session_reused() const {
+  return SSL_session_reused(ssl_) == 1;
+}
 
 std::string_view TlsStream::alpn() const {
   const uint8_t* data = nullptr;
   unsigned len = 0;
   SSL_get0_alpn_selected(ssl_, &data, &len);
-  return data == nullptr ? std::string_view() :
-                           std::string_view(reinterpret_cast<const char*>(data), len);
+  return data == nullptr ? std::string_view()
+                         : std::string_view(reinterpret_cast<const char*>(data), len);
 }
 
-long TlsStream::verify_result() const { return SSL_get_verify_result(ssl_); }
+long TlsStream::verify_result() const {
+  return SSL_get_verify_result(ssl_);
+}
 
 Status TlsStream::status() const {
-  if (error_ == TlsError::kNone) return Status::Ok();
+  if (error_ == TlsError::kNone)
+    return Status::Ok();
   return Status::Error(std::string("TLS ") + TlsErrorName(error_) + ": " + error_message_);
 }
 

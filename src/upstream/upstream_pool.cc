@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ringgate/config/config.h"
 #include "ringgate/io/op_tag.h"
 #include "ringgate/tls/tls_context.h"
 #include "ringgate/tls/tls_session_cache.h"
@@ -26,6 +27,26 @@ const char* UpstreamErrorName(UpstreamErrorKind kind) {
     case UpstreamErrorKind::kProtocol: return "protocol";
   }
   return "unknown";
+}
+
+Result<UpstreamSettings> UpstreamSettingsFromConfig(const Config& config) {
+  UpstreamSettings settings;
+  Result<Url> base = ParseUrl(config.gemini_base_url);
+  if (!base) return Status::Error("GEMINI_BASE_URL: " + base.status().message());
+  settings.base = std::move(*base);
+  if (!config.https_proxy.empty() && !NoProxyMatches(config.no_proxy, settings.base.host)) {
+    Result<Url> proxy = ParseUrl(config.https_proxy);
+    if (!proxy) return Status::Error("HTTPS_PROXY: " + proxy.status().message());
+    settings.proxy = std::move(*proxy);
+  }
+  settings.ca_file = config.upstream_ca_file;
+  settings.connect_timeout_ms = config.upstream_connect_timeout_ms;
+  settings.tls_handshake_timeout_ms = config.upstream_tls_timeout_ms;
+  settings.first_byte_timeout_ms = config.upstream_first_byte_timeout_ms;
+  settings.idle_gap_timeout_ms = config.upstream_idle_timeout_ms;
+  settings.max_idle_per_core = config.upstream_max_idle;
+  settings.max_idle_age_ms = config.upstream_idle_age_ms;
+  return settings;
 }
 
 UpstreamPool::UpstreamPool(Reactor& reactor, const UpstreamSettings& settings, Resolver& resolver,

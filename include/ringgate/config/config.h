@@ -46,6 +46,33 @@ struct Config {
   // Open client connections per reactor thread; a connection past it gets 503 and is closed.
   uint32_t max_connections_per_core = 16'384;
 
+  // ---- Upstream (Google's API, or a local gateway / the fake) ----
+
+  // Base URL of the Gemini API (`--gemini-base-url`, env GEMINI_BASE_URL); http:// is allowed
+  // for local gateways and tests.
+  std::string gemini_base_url = "https://generativelanguage.googleapis.com";
+
+  // Extra PEM CA file trusted for the upstream on top of the system bundle (env
+  // UPSTREAM_CA_FILE): for a local gateway with its own CA, and for tests.
+  std::string upstream_ca_file;
+
+  // HTTP CONNECT proxy for upstream connections (env HTTPS_PROXY or https_proxy), optionally
+  // with user:password@. Many users reach Google only through one. NO_PROXY / no_proxy lists
+  // hosts that bypass it.
+  std::string https_proxy;
+  std::string no_proxy;
+
+  // Upstream timeouts. The first-byte wait is long because models think (HAJIMI uses 600 s).
+  uint32_t upstream_connect_timeout_ms = 10'000;
+  uint32_t upstream_tls_timeout_ms = 10'000;
+  uint32_t upstream_first_byte_timeout_ms = 600'000;
+  // Longest silence inside a response that has started (between stream events).
+  uint32_t upstream_idle_timeout_ms = 300'000;
+
+  // Idle keep-alive upstream connections kept per core, and how long one may stay idle.
+  uint32_t upstream_max_idle = 64;
+  uint32_t upstream_idle_age_ms = 50'000;
+
   // ---- Lifecycle ----
 
   // On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are cut.

@@ -33,9 +33,9 @@ class Resolver {
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
-  // Adds a name to keep resolved, resolving it now (blocking, for start-up) so the first
-  // connection has an answer. Numeric addresses are answered without DNS.
-  Status Watch(const std::string& host, uint16_t port);
+  // Adds a name to keep resolved. Numeric addresses are answered at once without DNS; names are
+  // resolved by the background thread as soon as it runs (Start), then every refresh interval.
+  void Watch(const std::string& host, uint16_t port);
   // Starts the refresh thread.
   void Start();
   void Stop();
@@ -63,6 +63,7 @@ class Resolver {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::map<Key, Entry> entries_;
+  std::vector<Key> pending_first_;  // watched names not yet resolved once
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -13,7 +13,10 @@
 #include "ringgate/config/config.h"
 #include "ringgate/io/reactor.h"
 #include "ringgate/net/listener.h"
+#include "ringgate/net/resolver.h"
 #include "ringgate/server/shard.h"
+#include "ringgate/tls/tls_context.h"
+#include "ringgate/upstream/upstream.h"
 
 namespace ringgate {
 
@@ -46,6 +49,10 @@ class Server {
   std::vector<int> ring_fds_;
   std::atomic<int> running_{0};
   RingMessenger messenger_;
+  // Shared by every shard, read-only once started.
+  std::unique_ptr<UpstreamSettings> upstream_settings_;
+  std::unique_ptr<Resolver> resolver_;
+  std::unique_ptr<TlsContext> upstream_tls_;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (call before any thread starts, so every

@@ -22,7 +22,18 @@
 namespace ringgate {
 
 class ClientConnection;
+class Resolver;
 class Shard;
+class TlsContext;
+class UpstreamPool;
+struct UpstreamSettings;
+
+// What every shard shares, read-only, for talking to the upstream.
+struct UpstreamShared {
+  const UpstreamSettings* settings = nullptr;
+  Resolver* resolver = nullptr;
+  TlsContext* tls = nullptr;  // null when the upstream is plain HTTP
+};
 
 // Adds the routes a shard serves; runs once per shard, on the shard's thread, after its reactor
 // exists (so handlers may capture the shard for its timers).
@@ -31,7 +42,7 @@ using RouteInstaller = std::function<void(Router& router, Shard& shard)>;
 class Shard final : public Reactor::Handler {
  public:
   Shard(int index, const Config& config, std::vector<int> listen_fds,
-        RouteInstaller install_routes);
+        RouteInstaller install_routes, UpstreamShared upstream = {});
   ~Shard() override;
 
   // Creates the ring; must run on the shard's own thread.
@@ -54,6 +65,8 @@ class Shard final : public Reactor::Handler {
   bool draining() const { return draining_; }
   size_t live_connections() const { return live_; }
   uint64_t accepted_connections() const { return accepted_; }
+  // This core's upstream client; null when the shard was built without upstream settings.
+  UpstreamPool* upstream() { return upstream_pool_.get(); }
   // The connection has submitted its close; its object is freed after this loop iteration.
   void Release(ClientConnection* connection);
 
@@ -74,6 +87,8 @@ class Shard final : public Reactor::Handler {
   std::vector<int> listen_fds_;
   std::vector<bool> accept_armed_;
   std::unique_ptr<Reactor> reactor_;
+  UpstreamShared upstream_shared_;
+  std::unique_ptr<UpstreamPool> upstream_pool_;  // after reactor_: destroyed before it
   Router router_;
   HttpDate date_;
 

@@ -45,7 +45,7 @@ enum class TlsError : uint8_t {
   kHandshake,          // any other handshake failure (peer alert, no shared version/cipher/ALPN)
   kProtocol,           // a failure after the handshake (bad record, peer alert)
   kUnexpectedEof,      // the socket ended without close_notify (truncation)
-  kClosed,             // writing after close_notify was sent or received
+  kClosed,             // WritePlaintext after Shutdown (the read side keeps working)
   kInternal,           // allocation failure or misuse
 };
 
@@ -88,15 +88,14 @@ class TlsStream {
 
   // ---- Ciphertext for the socket ----
   // Appends all pending ciphertext to `out` and clears it (swaps buffers when `out` is empty).
-  // Preferred with an OutputQueue: queue.AppendWith([&](std::string& s) { t.DrainCiphertextTo(s); })
+  // The preferred way out, straight into an OutputQueue's pending buffer:
+  //   queue.AppendWith([&](std::string& s) { tls.DrainCiphertextTo(s); });
   void DrainCiphertextTo(std::string& out);
   // A view of the pending ciphertext. It is invalidated by the next call that may produce output
   // (Handshake, ReadPlaintext, WritePlaintext, Shutdown): an owner that keeps a send in flight
   // across such calls must copy, or use DrainCiphertextTo. ConsumeCiphertext(n) drops the first
   // n bytes once the socket took them and does not move the rest.
-  std::string_view PendingCiphertext() const {
-    return std::string_view(out_).substr(out_offset_);
-  }
+  std::string_view PendingCiphertext() const { return std::string_view(out_).substr(out_offset_); }
   void ConsumeCiphertext(size_t n);
   bool has_pending_ciphertext() const { return out_offset_ < out_.size(); }
 

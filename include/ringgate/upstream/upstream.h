@@ -8,7 +8,8 @@
 #include <string_view>
 
 #include "ringgate/http/response_parser.h"
-#include "ringgate/upstream/url.h"
+#include "ringgate/common/result.h"
+#include "ringgate/common/url.h"
 
 namespace ringgate {
 
@@ -45,6 +46,11 @@ enum class UpstreamErrorKind : uint8_t {
 };
 
 const char* UpstreamErrorName(UpstreamErrorKind kind);
+
+struct Config;
+// The upstream settings a Config describes (base URL, proxy unless NO_PROXY names the host,
+// CA file, timeouts, pool limits).
+Result<UpstreamSettings> UpstreamSettingsFromConfig(const Config& config);
 
 struct UpstreamError {
   UpstreamErrorKind kind;

@@ -1,4 +1,4 @@
-#include "ringgate/upstream/url.h"
+#include "ringgate/common/url.h"
 
 #include <cctype>
 
