@@ -35,9 +35,6 @@ int main(int argc, char** argv) {
     fprintf(stderr, "ringgate: %s\n", started.message().c_str());
     return 1;
   }
-  for (const ringgate::ListenerGroup& group : server.listeners()) {
-    printf("listening on %s\n", ringgate::ListenUrl(group.address).c_str());
-  }
-  fflush(stdout);
+  server.PrintListening();
   return ringgate::ServeUntilSignal(server, signals);
 }

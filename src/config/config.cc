@@ -93,6 +93,18 @@ const std::vector<OptionSpec>& Options() {
          c.listen = std::move(*list);
          return Status::Ok();
        }},
+      {"tls-cert", "TLS_CERT_FILE", "PATH", "serve HTTPS with this PEM certificate chain",
+       [](const Config& c) { return c.tls_cert_file.empty() ? "none" : c.tls_cert_file; },
+       [](Config& c, const std::string& v) {
+         c.tls_cert_file = v;
+         return Status::Ok();
+       }},
+      {"tls-key", "TLS_KEY_FILE", "PATH", "the PEM private key for --tls-cert",
+       [](const Config& c) { return c.tls_key_file.empty() ? "none" : c.tls_key_file; },
+       [](Config& c, const std::string& v) {
+         c.tls_key_file = v;
+         return Status::Ok();
+       }},
       {"threads", "THREADS", "N", "reactor threads, one pinned per CPU; 0: one per usable CPU",
        [](const Config& c) { return std::to_string(c.threads); },
        [](Config& c, const std::string& v) {
@@ -137,6 +149,12 @@ const std::vector<OptionSpec>& Options() {
        [](Config& c, const std::string& v) {
          return ApplyRange(ParseDurationMillis(v), 0, 3'600'000, &c.drain_timeout_ms,
                            "a duration");
+       }},
+      {"gemini-api-keys", "GEMINI_API_KEYS", "KEY[,KEY]", "Gemini API keys, comma-separated",
+       [](const Config& c) { return c.gemini_api_keys.empty() ? "none" : "(set)"; },
+       [](Config& c, const std::string& v) {
+         c.gemini_api_keys = v;
+         return Status::Ok();
        }},
       {"gemini-base-url", "GEMINI_BASE_URL", "URL",
        "upstream Gemini API base URL (https://, or http:// for local gateways and tests)",
@@ -379,6 +397,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv, const char* const*
     }
     Status s = ApplyOption(*match, config, value, false);
     if (!s.ok()) return s;
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return Status::Error("--tls-cert and --tls-key (TLS_CERT_FILE, TLS_KEY_FILE) go together");
   }
   return config;
 }

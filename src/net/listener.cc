@@ -67,9 +67,9 @@ Result<int> OpenOne(const sockaddr_storage& addr, socklen_t len, int backlog,
 
 }  // namespace
 
-std::string ListenUrl(const ListenAddress& address) {
+std::string ListenUrl(const ListenAddress& address, bool tls) {
   bool v6 = address.host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + address.host + "]" : address.host) + ":" +
+  return (tls ? "https://" : "http://") + (v6 ? "[" + address.host + "]" : address.host) + ":" +
          std::to_string(address.port);
 }
 

@@ -15,6 +15,12 @@ Resolver::Resolver(uint32_t refresh_ms, uint32_t retry_ms)
 
 Resolver::~Resolver() { Stop(); }
 
+bool Resolver::IsNumeric(const std::string& host) {
+  in6_addr scratch;
+  return inet_pton(AF_INET, host.c_str(), &scratch) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), &scratch) == 1;
+}
+
 Result<AddressList> Resolver::ResolveBlocking(const std::string& host, uint16_t port) {
   addrinfo hints;
   memset(&hints, 0, sizeof(hints));
@@ -49,9 +55,7 @@ Result<AddressList> Resolver::ResolveBlocking(const std::string& host, uint16_t 
 void Resolver::Watch(const std::string& host, uint16_t port) {
   Key key(host, port);
   // Numeric addresses need no DNS: answer them here, once.
-  in6_addr scratch;
-  bool numeric = inet_pton(AF_INET, host.c_str(), &scratch) == 1 ||
-                 inet_pton(AF_INET6, host.c_str(), &scratch) == 1;
+  bool numeric = IsNumeric(host);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (entries_.count(key)) return;

@@ -41,12 +41,84 @@ ClientConnection::ClientConnection(Shard* shard, uint32_t slot, uint32_t generat
 ClientConnection::~ClientConnection() = default;
 
 void ClientConnection::Start() {
+  if (shard_->server_tls() != nullptr) {
+    Result<std::unique_ptr<TlsStream>> tls = TlsStream::Server(*shard_->server_tls());
+    if (!tls) {
+      RG_LOG(kWarning, "TLS setup failed: %s", tls.status().message().c_str());
+      Abort();
+      return;
+    }
+    tls_ = std::move(*tls);
+  }
   ArmRecv();
   UpdateTimer();
 }
 
+template <typename WriteFn>
+void ClientConnection::Emit(WriteFn&& write) {
+  if (tls_) {
+    // Plaintext waits here and is encrypted in one go per flush: one record, not one per piece.
+    write(tls_plain_);
+    return;
+  }
+  if (out_.AppendWith(write) == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+}
+
+void ClientConnection::EncryptPending() {
+  if (!tls_plain_.empty() && tls_->handshake_done()) {
+    if (!tls_->WritePlaintext(tls_plain_)) {
+      RG_LOG(kDebug, "TLS write failed: %s", tls_->error_message().c_str());
+    }
+    tls_plain_.clear();
+  }
+  if (tls_->has_pending_ciphertext()) {
+    OutputQueue::Watermark mark =
+        out_.AppendWith([this](std::string& buffer) { tls_->DrainCiphertextTo(buffer); });
+    if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+  }
+}
+
+void ClientConnection::DecryptAndProcess(std::string_view ciphertext) {
+  tls_->FeedCiphertext(ciphertext);
+  if (!tls_->handshake_done()) {
+    TlsStream::HandshakeStatus status = tls_->Handshake();
+    if (status == TlsStream::HandshakeStatus::kError) {
+      RG_LOG(kDebug, "TLS handshake failed: %s", tls_->error_message().c_str());
+      Flush();  // the alert, if any
+      keep_alive_ = false;
+      close_after_flush_ = true;
+      peer_closed_ = true;  // nothing more to read from a failed handshake
+      Flush();
+      return;
+    }
+    if (status == TlsStream::HandshakeStatus::kWantIO) {
+      Flush();
+      UpdateTimer();
+      return;
+    }
+  }
+  std::string plain;
+  TlsStream::ReadStatus status = tls_->ReadPlaintext(plain);
+  if (!plain.empty()) {
+    if (recv_wanted_) {
+      ProcessInput(plain);
+    } else {
+      held_input_.append(plain);
+    }
+  } else {
+    Flush();
+  }
+  if (status == TlsStream::ReadStatus::kClosed || status == TlsStream::ReadStatus::kError) {
+    keep_alive_ = false;
+    close_after_flush_ = true;
+    peer_closed_ = true;
+    Flush();
+  }
+}
+
 bool ClientConnection::idle() const {
-  return !parser_.in_request() && !response_pending_ && out_.empty() && !out_.send_in_flight();
+  return !parser_.in_request() && !response_pending_ && out_.empty() && !out_.send_in_flight() &&
+         tls_plain_.empty();
 }
 
 void ClientConnection::ArmRecv() {
@@ -66,7 +138,9 @@ void ClientConnection::OnRecv(int result, uint32_t cqe_flags) {
     buffers.NoteTaken();
     if (result > 0 && !aborting_ && !lingering_) {
       std::string_view data = buffers.Data(cqe_flags, static_cast<size_t>(result));
-      if (recv_wanted_) {
+      if (tls_) {
+        DecryptAndProcess(data);
+      } else if (recv_wanted_) {
         ProcessInput(data);
       } else {
         held_input_.append(data);
@@ -110,7 +184,7 @@ void ClientConnection::ProcessInput(std::string_view data) {
     }
     RequestParser::Outcome outcome = parser_.Feed(data);
     if (parser_.TakeExpectContinue() && outcome.kind == RequestParser::Kind::kNeedMore) {
-      if (out_.Append(kContinue) == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+      Emit([](std::string& buffer) { buffer.append(kContinue); });
     }
     if (outcome.kind == RequestParser::Kind::kNeedMore) break;
     if (outcome.kind == RequestParser::Kind::kError) {
@@ -168,26 +242,23 @@ void ClientConnection::StartStream(int status, std::string_view content_type,
   head.extra_headers = extra_headers;
   head.chunked = stream_chunked_;
   head.omit_length = true;
-  OutputQueue::Watermark mark = out_.AppendWith(
-      [&](std::string& buffer) { AppendResponseHead(buffer, head, shard_->date()); });
-  if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+  Emit([&](std::string& buffer) { AppendResponseHead(buffer, head, shard_->date()); });
   if (!in_dispatch_) Flush();
 }
 
 void ClientConnection::WriteChunk(std::string_view data) {
   if (data.empty() || handling_head_) return;
-  OutputQueue::Watermark mark = out_.AppendWith([&](std::string& buffer) {
+  Emit([&](std::string& buffer) {
     if (stream_chunked_) AppendChunkHeader(buffer, data.size());
     buffer.append(data);
     if (stream_chunked_) buffer.append("\r\n");
   });
-  if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
   if (!in_dispatch_) Flush();
 }
 
 void ClientConnection::EndStream() {
   if (stream_chunked_ && !handling_head_) {
-    if (out_.Append("0\r\n\r\n") == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+    Emit([](std::string& buffer) { buffer.append("0\r\n\r\n"); });
   }
   CompleteDeferred();
 }
@@ -216,11 +287,10 @@ void ClientConnection::Send(int status, std::string_view content_type, std::stri
   head.keep_alive = current_keep_alive_;
   head.extra_headers = extra_headers;
   bool with_body = !handling_head_;
-  OutputQueue::Watermark mark = out_.AppendWith([&](std::string& buffer) {
+  Emit([&](std::string& buffer) {
     AppendResponseHead(buffer, head, shard_->date());
     if (with_body) buffer.append(body);
   });
-  if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
   if (response_pending_) CompleteDeferred();
 }
 
@@ -235,7 +305,9 @@ void ClientConnection::FailRequest(int status, std::string_view code, std::strin
 }
 
 void ClientConnection::Flush() {
-  if (aborting_ || out_.send_in_flight()) return;
+  if (aborting_) return;
+  if (tls_) EncryptPending();
+  if (out_.send_in_flight()) return;
   std::string_view bytes = out_.StartSend();
   if (bytes.empty()) {
     AfterOutputDrained();

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <cstdio>
 #include <future>
 
 #include "ringgate/common/log.h"
@@ -60,13 +61,24 @@ Status Server::Start() {
     if (!tls) return Status::Error("upstream TLS: " + tls.status().message());
     upstream_tls_ = std::move(*tls);
   }
-  // Names resolve on the resolver's thread, never on a reactor; numeric hosts at once.
+  if (!config_.tls_cert_file.empty()) {
+    TlsServerOptions server_options;
+    server_options.cert_chain_file = config_.tls_cert_file;
+    server_options.key_file = config_.tls_key_file;
+    Result<std::unique_ptr<TlsContext>> tls = TlsContext::NewServer(server_options);
+    if (!tls) return Status::Error("TLS: " + tls.status().message());
+    server_tls_ = std::move(*tls);
+  }
+  // Names resolve on the resolver's thread, never on a reactor; numeric hosts at once. With no
+  // key there is nothing to call, and no reason to send a DNS query.
   resolver_ = std::make_unique<Resolver>();
   const Url& target = upstream_settings_->proxy ? *upstream_settings_->proxy
                                                 : upstream_settings_->base;
-  resolver_->Watch(target.host, target.port);
+  bool has_keys = config_.gemini_api_keys.find_first_not_of(" ,") != std::string::npos;
+  if (has_keys || Resolver::IsNumeric(target.host)) resolver_->Watch(target.host, target.port);
   resolver_->Start();
-  UpstreamShared shared{upstream_settings_.get(), resolver_.get(), upstream_tls_.get()};
+  UpstreamShared shared{upstream_settings_.get(), resolver_.get(), upstream_tls_.get(),
+                        server_tls_.get()};
 
   std::vector<std::promise<Status>> ready(threads);
   for (int i = 0; i < threads; ++i) {
@@ -109,6 +121,13 @@ Status Server::Start() {
   RG_LOG(kInfo, "%d reactor threads, io_uring %s", threads,
          shards_[0]->setup_description().c_str());
   return Status::Ok();
+}
+
+void Server::PrintListening() const {
+  for (const ListenerGroup& group : listeners_) {
+    printf("listening on %s\n", ListenUrl(group.address, serves_tls()).c_str());
+  }
+  fflush(stdout);
 }
 
 void Server::Post(uint32_t code) {

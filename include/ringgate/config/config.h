@@ -26,6 +26,11 @@ struct Config {
   // this process may run on. More threads than CPUs only adds context switches.
   int threads = 0;
 
+  // Serve HTTPS instead of HTTP: PEM certificate chain and key (`--tls-cert`/`--tls-key`, env
+  // TLS_CERT_FILE / TLS_KEY_FILE). Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
   // ---- Limits on what a client may send (each violation gets its own status) ----
 
   // Bytes of request line plus headers (431 past it). Bounds the memory one slow client can pin.
@@ -47,6 +52,10 @@ struct Config {
   uint32_t max_connections_per_core = 16'384;
 
   // ---- Upstream (Google's API, or a local gateway / the fake) ----
+
+  // Gemini API keys, comma-separated (env GEMINI_API_KEYS), as HAJIMI reads them. Without
+  // keys ringgate makes no upstream call, so it does not even resolve the upstream's name.
+  std::string gemini_api_keys;
 
   // Base URL of the Gemini API (`--gemini-base-url`, env GEMINI_BASE_URL); http:// is allowed
   // for local gateways and tests.

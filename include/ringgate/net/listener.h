@@ -21,8 +21,8 @@ struct ListenerGroup {
 Result<std::vector<ListenerGroup>> OpenListeners(const std::vector<ListenAddress>& addresses,
                                                  int copies, int backlog = 4096);
 
-// "http://HOST:PORT" with IPv6 hosts in brackets.
-std::string ListenUrl(const ListenAddress& address);
+// "http://HOST:PORT" (https with TLS) with IPv6 hosts in brackets.
+std::string ListenUrl(const ListenAddress& address, bool tls = false);
 
 void CloseListeners(std::vector<ListenerGroup>& groups);
 

@@ -46,6 +46,9 @@ class Resolver {
   // The error of the last failed resolution of that name, if any.
   std::string LastError(const std::string& host, uint16_t port) const;
 
+  // An IPv4 or IPv6 literal: needs no DNS.
+  static bool IsNumeric(const std::string& host);
+
   // Resolves now (blocking): numeric addresses and names through getaddrinfo.
   static Result<AddressList> ResolveBlocking(const std::string& host, uint16_t port);
 

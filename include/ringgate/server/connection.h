@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,7 @@
 #include "ringgate/http/router.h"
 #include "ringgate/io/output_queue.h"
 #include "ringgate/io/timer_wheel.h"
+#include "ringgate/tls/tls_stream.h"
 
 namespace ringgate {
 
@@ -73,6 +75,10 @@ class ClientConnection final : public Responder, public AsyncResponder {
   void ScheduleTimer(TimerKind kind, uint64_t deadline_ms);
   void OnTimer();
   void MaybeFinish();
+  template <typename WriteFn>
+  void Emit(WriteFn&& write);
+  void EncryptPending();
+  void DecryptAndProcess(std::string_view ciphertext);
   void ResponseFinished();
   void CompleteDeferred();
   void NotifyGone();
@@ -87,6 +93,8 @@ class ClientConnection final : public Responder, public AsyncResponder {
   Timer timer_;
   TimerKind timer_kind_ = TimerKind::kNone;
   std::string held_input_;  // bytes read but not parsed while reading is paused
+  std::unique_ptr<TlsStream> tls_;  // set when the shard serves HTTPS
+  std::string tls_plain_;           // response bytes waiting to be encrypted
 
   bool recv_armed_ = false;
   bool recv_wanted_ = true;      // false while paused by the output watermark

@@ -30,6 +30,9 @@ class Server {
   Status Start();
   const std::vector<ListenerGroup>& listeners() const { return listeners_; }
   int thread_count() const { return static_cast<int>(shards_.size()); }
+  bool serves_tls() const { return server_tls_ != nullptr; }
+  // Prints one "listening on http(s)://HOST:PORT" line per listen address and flushes stdout.
+  void PrintListening() const;
 
   // Stop accepting and finish in-flight requests (bounded by drain_timeout).
   void RequestDrain();
@@ -53,6 +56,7 @@ class Server {
   std::unique_ptr<UpstreamSettings> upstream_settings_;
   std::unique_ptr<Resolver> resolver_;
   std::unique_ptr<TlsContext> upstream_tls_;
+  std::unique_ptr<TlsContext> server_tls_;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (call before any thread starts, so every

@@ -33,6 +33,7 @@ struct UpstreamShared {
   const UpstreamSettings* settings = nullptr;
   Resolver* resolver = nullptr;
   TlsContext* tls = nullptr;  // null when the upstream is plain HTTP
+  TlsContext* server_tls = nullptr;  // set when clients are served over HTTPS
 };
 
 // Adds the routes a shard serves; runs once per shard, on the shard's thread, after its reactor
@@ -67,6 +68,7 @@ class Shard final : public Reactor::Handler {
   uint64_t accepted_connections() const { return accepted_; }
   // This core's upstream client; null when the shard was built without upstream settings.
   UpstreamPool* upstream() { return upstream_pool_.get(); }
+  TlsContext* server_tls() const { return upstream_shared_.server_tls; }
   // The connection has submitted its close; its object is freed after this loop iteration.
   void Release(ClientConnection* connection);
 
