@@ -10,6 +10,22 @@ RequestParser* Self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); 
 constexpr size_t kIdleHeadKeep = 4096;
 constexpr size_t kIdleBodyKeep = 64 * 1024;
 
+// RFC 9110 token characters: what a header name may contain. llhttp 8.1 lets spaces and some
+// separators through, and "Host : x" (space before the colon) is a request-smuggling vector.
+bool IsTokenChar(unsigned char c) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+         kSymbols.find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -175,9 +191,16 @@ RequestParser::Outcome RequestParser::CheckHeaders() {
   size_t q = request_.target.find('?');
   request_.path = request_.target.substr(0, q);
   request_.query = q == std::string_view::npos ? std::string_view() : request_.target.substr(q + 1);
+  if (request_.version_major != 1) {
+    return Fail(505, "http_version_not_supported",
+                "only HTTP/1.0 and HTTP/1.1 are supported", 0);
+  }
   request_.headers.clear();
   for (const HeaderSpan& span : spans_) {
     std::string_view name = std::string_view(head_).substr(span.name_offset, span.name_length);
+    if (!IsToken(name)) {
+      return Fail(400, "bad_request", "malformed HTTP request: invalid header name", 0);
+    }
     std::string_view value =
         Trim(std::string_view(head_).substr(span.value_offset, span.value_length));
     request_.headers.push_back({name, value});

@@ -211,7 +211,9 @@ void Shard::BeginDrain() {
       io_uring_prep_cancel64(sqe, PackOp(OpKind::kAccept, static_cast<uint32_t>(i), 0), 0);
       io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
     }
-    // The pending accept keeps its own reference; the socket goes once that is cancelled.
+    // The pending accept holds its own reference to the socket, so closing the descriptor alone
+    // would leave it listening until the ring is torn down: shut it down to stop listening now.
+    shutdown(listen_fds_[i], SHUT_RDWR);
     close(listen_fds_[i]);
     listen_fds_[i] = -1;
   }

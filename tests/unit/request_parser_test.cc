@@ -820,3 +820,22 @@ TEST(RequestParserTest, ShrinkIfIdleReleasesLargeBodyBufferBetweenRequests) {
 
 }  // namespace
 }  // namespace ringgate
+
+namespace ringgate {
+namespace {
+
+TEST(RequestParserProtocolTest, HeaderNamesMustBeTokens) {
+  Limits limits;
+  // llhttp 8.1 lets these through; the parser refuses them (RFC 9112 5.1: smuggling vectors).
+  ExpectErrorAllSplits(limits, "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, "bad_request");
+  ExpectErrorAllSplits(limits, "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400, "bad_request");
+  ExpectErrorAllSplits(limits, "GET / HTTP/1.1\r\nBad\"Quote: x\r\n\r\n", 400, "bad_request");
+}
+
+TEST(RequestParserProtocolTest, OnlyHttp1IsServed) {
+  Limits limits;
+  ExpectErrorAllSplits(limits, "GET /healthz\r\n\r\n", 505, "http_version_not_supported");
+}
+
+}  // namespace
+}  // namespace ringgate

@@ -1,0 +1,68 @@
+// JsonWriter: append-only JSON output straight into a caller's std::string (a response buffer,
+// an output queue's pending bytes), escape-correct, with commas placed automatically.
+//
+//   JsonWriter w(out);
+//   w.BeginObject();
+//   w.Key("model"); w.String("gemini-2.5-flash");
+//   w.Key("n");     w.Int(2);
+//   w.Key("parts"); w.BeginArray(); w.Raw(R"({"text":"hi"})"); w.EndArray();
+//   w.EndObject();
+//
+// The writer does not validate nesting beyond what it needs for commas; callers build well-formed
+// documents. Strings are escaped per RFC 8259 (quotes, backslash, control characters); other
+// bytes, UTF-8 included, pass through unchanged. Invalid UTF-8 in input is replaced by U+FFFD so
+// the output is always valid JSON text for strict parsers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ringgate {
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+
+  void BeginObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void BeginArray() { Open('['); }
+  void EndArray() { Close(']'); }
+
+  // Inside an object: the next value's key.
+  void Key(std::string_view key);
+
+  void String(std::string_view value);
+  void Int(int64_t value);
+  void Uint(uint64_t value);
+  void Double(double value);  // shortest round-trip form; non-finite values become null
+  void Bool(bool value);
+  void Null();
+  // A value that is already JSON (copied from the input, e.g. a tool's parameters schema).
+  void Raw(std::string_view json);
+
+  // Key + value in one call.
+  void Field(std::string_view key, std::string_view value) { Key(key), String(value); }
+  void FieldInt(std::string_view key, int64_t value) { Key(key), Int(value); }
+  void FieldBool(std::string_view key, bool value) { Key(key), Bool(value); }
+  void FieldRaw(std::string_view key, std::string_view json) { Key(key), Raw(json); }
+
+  std::string& out() { return out_; }
+
+ private:
+  void BeforeValue();
+  void Open(char bracket);
+  void Close(char bracket);
+
+  std::string& out_;
+  // One bit per nesting level (up to 64): whether that container already has a member. Deeper
+  // nesting still writes correct commas; only the first 64 levels are tracked exactly.
+  uint64_t has_member_ = 0;
+  int depth_ = 0;
+  bool after_key_ = false;
+};
+
+// Appends `text` escaped as the inside of a JSON string (no quotes).
+void AppendJsonString(std::string& out, std::string_view text);
+
+}  // namespace ringgate

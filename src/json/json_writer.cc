@@ -1,0 +1,156 @@
+#include "ringgate/json/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace ringgate {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n;
+  uint32_t min;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2, min = 0x80;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3, min = 0x800;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  uint32_t cp = c & (0x7f >> n);
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view text) {
+  size_t run = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      size_t n = Utf8SequenceLength(text, i);
+      if (n != 0) {
+        i += n;
+        continue;
+      }
+      out.append(text.data() + run, i - run);
+      out.append("\xef\xbf\xbd");  // U+FFFD for a byte that is not valid UTF-8
+      run = ++i;
+      continue;
+    }
+    out.append(text.data() + run, i - run);
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      default: {
+        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, 6);
+      }
+    }
+    run = ++i;
+  }
+  out.append(text.data() + run, text.size() - run);
+}
+
+void JsonWriter::BeforeValue() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (depth_ == 0) return;
+  int level = depth_ - 1;
+  uint64_t bit = level < 64 ? (uint64_t{1} << level) : 0;
+  if (has_member_ & bit) out_.push_back(',');
+  has_member_ |= bit;
+}
+
+void JsonWriter::Open(char bracket) {
+  BeforeValue();
+  out_.push_back(bracket);
+  ++depth_;
+  if (depth_ <= 64) has_member_ &= ~(uint64_t{1} << (depth_ - 1));
+}
+
+void JsonWriter::Close(char bracket) {
+  out_.push_back(bracket);
+  --depth_;
+}
+
+void JsonWriter::Key(std::string_view key) {
+  BeforeValue();
+  out_.push_back('"');
+  AppendJsonString(out_, key);
+  out_.append("\":");
+  after_key_ = true;
+}
+
+void JsonWriter::String(std::string_view value) {
+  BeforeValue();
+  out_.push_back('"');
+  AppendJsonString(out_, value);
+  out_.push_back('"');
+}
+
+void JsonWriter::Int(int64_t value) {
+  BeforeValue();
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  out_.append(digits, end);
+}
+
+void JsonWriter::Uint(uint64_t value) {
+  BeforeValue();
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  out_.append(digits, end);
+}
+
+void JsonWriter::Double(double value) {
+  BeforeValue();
+  if (!std::isfinite(value)) {
+    out_.append("null");
+    return;
+  }
+  char digits[32];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  out_.append(digits, end);
+}
+
+void JsonWriter::Bool(bool value) {
+  BeforeValue();
+  out_.append(value ? "true" : "false");
+}
+
+void JsonWriter::Null() {
+  BeforeValue();
+  out_.append("null");
+}
+
+void JsonWriter::Raw(std::string_view json) {
+  BeforeValue();
+  out_.append(json);
+}
+
+}  // namespace ringgate
