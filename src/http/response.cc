@@ -73,7 +73,9 @@ void AppendResponseHead(std::string& out, const ResponseHead& head, std::string_
     out.append(head.content_type);
   }
   if (head.chunked) out.append("\r\nTransfer-Encoding: chunked");
-  if (!head.omit_length) {
+  // 1xx, 204 and 304 answers carry no body and, per RFC 9110, no Content-Length.
+  bool bodiless = head.status < 200 || head.status == 204 || head.status == 304;
+  if (!head.omit_length && !bodiless) {
     out.append("\r\nContent-Length: ");
     auto [end2, ec2] = std::to_chars(number, number + sizeof(number), head.content_length);
     out.append(number, end2);

@@ -50,6 +50,7 @@ constexpr const char* kConfigEnvNames[] = {
 };
 
 constexpr std::string_view kListeningPrefix = "listening on http://";
+constexpr std::string_view kListeningTlsPrefix = "listening on https://";
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size())
@@ -246,9 +247,14 @@ std::vector<Endpoint> ListeningEndpoints(const std::string& text, std::string* e
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
     size_t at = line.find(kListeningPrefix);
+    size_t prefix = kListeningPrefix.size();
+    if (at == std::string_view::npos) {
+      at = line.find(kListeningTlsPrefix);
+      prefix = kListeningTlsPrefix.size();
+    }
     if (at != std::string_view::npos) {
       Endpoint endpoint;
-      if (ParseEndpoint(line.substr(at + kListeningPrefix.size()), &endpoint)) {
+      if (ParseEndpoint(line.substr(at + prefix), &endpoint)) {
         out.push_back(endpoint);
       } else if (error != nullptr) {
         *error = "unparseable listening line: " + std::string(line);

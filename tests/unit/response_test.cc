@@ -42,11 +42,11 @@ TEST(AppendResponseHeadTest, CloseWithoutContentType) {
   head.content_length = 0;
   head.keep_alive = false;
   AppendResponseHead(out, head, kDate);
+  // RFC 9110: a 204 carries no Content-Length.
   EXPECT_EQ(out,
             "HTTP/1.1 204 No Content\r\n"
             "Server: ringgate\r\n"
             "Date: Tue, 01 Jul 2025 12:00:00 GMT\r\n"
-            "Content-Length: 0\r\n"
             "Connection: close\r\n"
             "\r\n");
 }

@@ -18,6 +18,7 @@
 #include "ringgate/net/resolver.h"
 #include "ringgate/tls/tls_context.h"
 #include "ringgate/upstream/upstream_pool.h"
+#include "harness.h"
 #include "test_servers.h"
 
 namespace ringgate {
@@ -547,6 +548,103 @@ TEST_F(UpstreamClientTest, NoProxyBypassesTheProxy) {
   ASSERT_TRUE(settings.ok());
   ASSERT_TRUE(settings->proxy.has_value());
   EXPECT_EQ(settings->proxy->port, 3128);
+}
+
+// ---- Against build/fake-gemini (plain and TLS) ----
+
+class FakeGeminiUpstreamTest : public UpstreamClientTest {
+ protected:
+  void StartFake(bool tls, const std::string& script = "") {
+    const char* fake = getenv("FAKE_GEMINI_BINARY");
+    ASSERT_NE(fake, nullptr) << "FAKE_GEMINI_BINARY is not set";
+    setenv("RINGGATE_BINARY", fake, 1);
+    testing::ServerOptions options;
+    if (tls) {
+      ASSERT_TRUE(GetTestPki().ok);
+      options.args = {"--tls-cert", GetTestPki().localhost_cert, "--tls-key",
+                      GetTestPki().localhost_key};
+    }
+    if (!script.empty()) options.args.insert(options.args.end(), {"--script", script});
+    ASSERT_TRUE(fake_.Start(options));
+    SetUpPool(BaseUrl(fake_.port(), tls));
+  }
+
+  UpstreamExchange* Generate(RecordingHandler* handler, bool stream,
+                             std::string_view extra_headers = "") {
+    UpstreamRequest request;
+    request.path = stream ? "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+                          : "/v1beta/models/gemini-2.5-flash:generateContent";
+    request.api_key = "AIza-fake-key";
+    request.body = R"({"contents":[{"role":"user","parts":[{"text":"hello"}]}]})";
+    request.extra_headers = extra_headers;
+    return pool_->Start(request, handler);
+  }
+
+  testing::ServerProcess fake_;
+};
+
+TEST_F(FakeGeminiUpstreamTest, PlainRequestsShareOneConnection) {
+  StartFake(false);
+  for (int i = 0; i < 10; ++i) {
+    RecordingHandler handler;
+    Generate(&handler, false);
+    ASSERT_TRUE(RunUntil([&] { return handler.done(); }));
+    ASSERT_TRUE(handler.complete) << handler.error.message;
+    EXPECT_EQ(handler.status, 200);
+    EXPECT_NE(handler.body.find("\"candidates\""), std::string::npos) << handler.body;
+  }
+  EXPECT_EQ(pool_->stats().connections_opened, 1u);
+  EXPECT_EQ(pool_->stats().reused, 9u);
+}
+
+TEST_F(FakeGeminiUpstreamTest, TlsRequestsNeedOneHandshake) {
+  StartFake(true);
+  for (int i = 0; i < 10; ++i) {
+    RecordingHandler handler;
+    Generate(&handler, false);
+    ASSERT_TRUE(RunUntil([&] { return handler.done(); }));
+    ASSERT_TRUE(handler.complete) << handler.error.message;
+    EXPECT_NE(handler.body.find("\"candidates\""), std::string::npos);
+  }
+  EXPECT_EQ(pool_->stats().tls_handshakes, 1u);
+  EXPECT_EQ(pool_->stats().connections_opened, 1u);
+}
+
+TEST_F(FakeGeminiUpstreamTest, StreamEventsArriveOverTls) {
+  StartFake(true);
+  RecordingHandler handler;
+  Generate(&handler, true, "x-fake-script: events=5;delay_ms=5\r\n");
+  ASSERT_TRUE(RunUntil([&] { return handler.done(); }));
+  ASSERT_TRUE(handler.complete) << handler.error.message;
+  size_t events = 0;
+  for (size_t at = 0; (at = handler.body.find("data: ", at)) != std::string::npos; ++at) ++events;
+  EXPECT_EQ(events, 5u) << handler.body;
+  EXPECT_NE(handler.body.find("\"finishReason\":\"STOP\""), std::string::npos);
+}
+
+TEST_F(FakeGeminiUpstreamTest, StreamCutMidwayIsAnErrorAfterTheHead) {
+  StartFake(false);
+  RecordingHandler handler;
+  Generate(&handler, true, "x-fake-script: events=5;cut_after=2\r\n");
+  ASSERT_TRUE(RunUntil([&] { return handler.done(); }));
+  ASSERT_TRUE(handler.failed);
+  EXPECT_EQ(handler.error.kind, UpstreamErrorKind::kReset);
+  EXPECT_TRUE(handler.error.response_started);
+  EXPECT_EQ(handler.status, 200);
+}
+
+TEST_F(FakeGeminiUpstreamTest, KeyTravelsInTheHeaderOnly) {
+  StartFake(false);
+  RecordingHandler handler;
+  Generate(&handler, false);
+  ASSERT_TRUE(RunUntil([&] { return handler.done(); }));
+  ASSERT_TRUE(handler.complete);
+  RecordingHandler log;
+  Get(&log, "/_fake/requests");
+  ASSERT_TRUE(RunUntil([&] { return log.done(); }));
+  EXPECT_NE(log.body.find("\"key\":\"AIza-fake-key\""), std::string::npos) << log.body;
+  EXPECT_NE(log.body.find("\"x-goog-api-key\":\"AIza-fake-key\""), std::string::npos);
+  EXPECT_EQ(log.body.find("key=AIza"), std::string::npos);
 }
 
 }  // namespace
