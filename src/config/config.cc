@@ -22,15 +22,18 @@ struct OptionSpec {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
 Result<uint64_t> ParseUnsigned(const std::string& text) {
-  if (text.empty() || text.size() > 19) return Status::Error("expected a non-negative integer");
+  if (text.empty() || text.size() > 19)
+    return Status::Error("expected a non-negative integer");
   uint64_t value = 0;
   for (char c : text) {
-    if (c < '0' || c > '9') return Status::Error("expected a non-negative integer");
+    if (c < '0' || c > '9')
+      return Status::Error("expected a non-negative integer");
     value = value * 10 + static_cast<uint64_t>(c - '0');
   }
   return value;
@@ -39,19 +42,24 @@ Result<uint64_t> ParseUnsigned(const std::string& text) {
 // Splits "123abc" into the number and the lower-cased suffix.
 Result<std::pair<uint64_t, std::string>> SplitNumberSuffix(const std::string& text) {
   size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0) return Status::Error("expected a number");
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+    ++digits;
+  if (digits == 0)
+    return Status::Error("expected a number");
   Result<uint64_t> number = ParseUnsigned(text.substr(0, digits));
-  if (!number) return number.status();
+  if (!number)
+    return number.status();
   std::string suffix = Lower(text.substr(digits));
-  while (!suffix.empty() && suffix.front() == ' ') suffix.erase(0, 1);
+  while (!suffix.empty() && suffix.front() == ' ')
+    suffix.erase(0, 1);
   return std::make_pair(*number, suffix);
 }
 
 std::string FormatListen(const std::vector<ListenAddress>& list) {
   std::string out;
   for (const ListenAddress& a : list) {
-    if (!out.empty()) out += ',';
+    if (!out.empty())
+      out += ',';
     bool v6 = a.host.find(':') != std::string::npos;
     out += v6 ? "[" + a.host + "]" : a.host;
     out += ':' + std::to_string(a.port);
@@ -60,26 +68,85 @@ std::string FormatListen(const std::vector<ListenAddress>& list) {
 }
 
 std::string FormatMillis(uint64_t ms) {
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  if (ms % 1000 == 0)
+    return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
 }
 
 std::string FormatBytes(uint64_t bytes) {
-  if (bytes % (1024 * 1024) == 0) return std::to_string(bytes >> 20) + "MiB";
-  if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + "KiB";
+  if (bytes % (1024 * 1024) == 0)
+    return std::to_string(bytes >> 20) + "MiB";
+  if (bytes % 1024 == 0)
+    return std::to_string(bytes >> 10) + "KiB";
   return std::to_string(bytes);
 }
 
 template <typename T>
 Status ApplyRange(const Result<uint64_t>& parsed, uint64_t lo, uint64_t hi, T* out,
                   const char* what) {
-  if (!parsed) return Status::Error(parsed.status().message());
+  if (!parsed)
+    return Status::Error(parsed.status().message());
   if (*parsed < lo || *parsed > hi) {
     return Status::Error(std::string("expected ") + what + " between " + std::to_string(lo) +
                          " and " + std::to_string(hi));
   }
   *out = static_cast<T>(*parsed);
   return Status::Ok();
+}
+
+Status ParseBool(const std::string& v, bool* out) {
+  std::string lower = Lower(v);
+  if (lower == "true" || lower == "1" || lower == "yes") {
+    *out = true;
+  } else if (lower == "false" || lower == "0" || lower == "no") {
+    *out = false;
+  } else {
+    return Status::Error("expected true or false");
+  }
+  return Status::Ok();
+}
+
+// HAJIMI strips surrounding double quotes from PASSWORD and SEARCH_PROMPT.
+std::string StripQuotes(std::string v) {
+  while (!v.empty() && v.front() == '"')
+    v.erase(0, 1);
+  while (!v.empty() && v.back() == '"')
+    v.pop_back();
+  return v;
+}
+
+OptionSpec BoolOption(const char* flag, const char* env, const char* help, bool Config::*field) {
+  return {flag,
+          env,
+          "BOOL",
+          help,
+          [field](const Config& c) { return std::string(c.*field ? "true" : "false"); },
+          [field](Config& c, const std::string& v) { return ParseBool(v, &(c.*field)); }};
+}
+
+OptionSpec StringOption(const char* flag, const char* env, const char* hint, const char* help,
+                        std::string Config::*field) {
+  return {flag,
+          env,
+          hint,
+          help,
+          [field](const Config& c) { return (c.*field).empty() ? "none" : c.*field; },
+          [field](Config& c, const std::string& v) {
+            c.*field = v;
+            return Status::Ok();
+          }};
+}
+
+OptionSpec IntervalOption(const char* flag, const char* env, const char* help,
+                          uint32_t Config::*field) {
+  return {flag,
+          env,
+          "DURATION",
+          help,
+          [field](const Config& c) { return FormatMillis(c.*field); },
+          [field](Config& c, const std::string& v) {
+            return ApplyRange(ParseDurationMillis(v), 10, 3'600'000, &(c.*field), "a duration");
+          }};
 }
 
 const std::vector<OptionSpec>& Options() {
@@ -89,7 +156,8 @@ const std::vector<OptionSpec>& Options() {
        [](const Config& c) { return FormatListen(c.listen); },
        [](Config& c, const std::string& v) {
          Result<std::vector<ListenAddress>> list = ParseListenList(v);
-         if (!list) return list.status();
+         if (!list)
+           return list.status();
          c.listen = std::move(*list);
          return Status::Ok();
        }},
@@ -147,8 +215,7 @@ const std::vector<OptionSpec>& Options() {
        "on SIGTERM/SIGINT, how long in-flight requests may take to finish",
        [](const Config& c) { return FormatMillis(c.drain_timeout_ms); },
        [](Config& c, const std::string& v) {
-         return ApplyRange(ParseDurationMillis(v), 0, 3'600'000, &c.drain_timeout_ms,
-                           "a duration");
+         return ApplyRange(ParseDurationMillis(v), 0, 3'600'000, &c.drain_timeout_ms, "a duration");
        }},
       {"gemini-api-keys", "GEMINI_API_KEYS", "KEY[,KEY]", "Gemini API keys, comma-separated",
        [](const Config& c) { return c.gemini_api_keys.empty() ? "none" : "(set)"; },
@@ -161,7 +228,8 @@ const std::vector<OptionSpec>& Options() {
        [](const Config& c) { return c.gemini_base_url; },
        [](Config& c, const std::string& v) {
          Result<Url> url = ParseUrl(v);
-         if (!url) return url.status();
+         if (!url)
+           return url.status();
          c.gemini_base_url = v;
          return Status::Ok();
        }},
@@ -179,13 +247,16 @@ const std::vector<OptionSpec>& Options() {
        [](Config& c, const std::string& v) {
          if (!v.empty()) {
            Result<Url> url = ParseUrl(v);
-           if (!url) return url.status();
-           if (url->tls()) return Status::Error("expected http://[user:pass@]host:port");
+           if (!url)
+             return url.status();
+           if (url->tls())
+             return Status::Error("expected http://[user:pass@]host:port");
          }
          c.https_proxy = v;
          return Status::Ok();
        }},
-      {"no-proxy", "NO_PROXY", "HOSTS", "hosts that bypass the proxy, comma-separated (also no_proxy)",
+      {"no-proxy", "NO_PROXY", "HOSTS",
+       "hosts that bypass the proxy, comma-separated (also no_proxy)",
        [](const Config& c) { return c.no_proxy.empty() ? "none" : c.no_proxy; },
        [](Config& c, const std::string& v) {
          c.no_proxy = v;
@@ -208,8 +279,8 @@ const std::vector<OptionSpec>& Options() {
        "wait for the first byte of an upstream response (models think)",
        [](const Config& c) { return FormatMillis(c.upstream_first_byte_timeout_ms); },
        [](Config& c, const std::string& v) {
-         return ApplyRange(ParseDurationMillis(v), 1, 86'400'000,
-                           &c.upstream_first_byte_timeout_ms, "a duration");
+         return ApplyRange(ParseDurationMillis(v), 1, 86'400'000, &c.upstream_first_byte_timeout_ms,
+                           "a duration");
        }},
       {"upstream-idle-timeout", "UPSTREAM_IDLE_TIMEOUT", "DURATION",
        "longest silence inside an upstream response that has started",
@@ -230,6 +301,47 @@ const std::vector<OptionSpec>& Options() {
          return ApplyRange(ParseDurationMillis(v), 1, 86'400'000, &c.upstream_idle_age_ms,
                            "a duration");
        }},
+      {"password", "PASSWORD", "TEXT",
+       "password clients send (x-goog-api-key, ?key= or Authorization: Bearer)",
+       [](const Config&) { return std::string("123 unless set (not shown)"); },
+       [](Config& c, const std::string& v) {
+         c.password = StripQuotes(v);
+         return Status::Ok();
+       }},
+      StringOption("whitelist-user-agent", "WHITELIST_USER_AGENT", "UA[,UA]",
+                   "only clients with one of these User-Agents; empty: any",
+                   &Config::whitelist_user_agent),
+      StringOption("allowed-origins", "ALLOWED_ORIGINS", "ORIGIN[,ORIGIN]",
+                   "CORS: origins allowed to call from a browser (* for any); empty: CORS off",
+                   &Config::allowed_origins),
+      BoolOption("fake-streaming", "FAKE_STREAMING",
+                 "serve stream=true from a non-stream upstream call, with keep-alive chunks",
+                 &Config::fake_streaming),
+      IntervalOption("fake-streaming-interval", "FAKE_STREAMING_INTERVAL",
+                     "keep-alive chunk interval while fake streaming (seconds, 0.5 allowed)",
+                     &Config::fake_streaming_interval_ms),
+      BoolOption("nonstream-keepalive-enabled", "NONSTREAM_KEEPALIVE_ENABLED",
+                 "answer stream=false at once and send a newline each interval until the JSON",
+                 &Config::nonstream_keepalive_enabled),
+      IntervalOption("nonstream-keepalive-interval", "NONSTREAM_KEEPALIVE_INTERVAL",
+                     "newline interval for stream=false answers",
+                     &Config::nonstream_keepalive_interval_ms),
+      BoolOption("enable-thinking", "ENABLE_THINKING",
+                 "send thinkingConfig to the models that accept it", &Config::enable_thinking),
+      BoolOption("search-mode", "SEARCH_MODE", "offer -search model variants (google_search tool)",
+                 &Config::search_mode),
+      {"search-prompt", "SEARCH_PROMPT", "TEXT", "user turn added for -search models",
+       [](const Config& c) { return c.search_prompt; },
+       [](Config& c, const std::string& v) {
+         c.search_prompt = StripQuotes(v);
+         return Status::Ok();
+       }},
+      StringOption("extra-models", "EXTRA_MODELS", "MODEL[,MODEL]", "models added to the list",
+                   &Config::extra_models),
+      StringOption("blocked-models", "BLOCKED_MODELS", "MODEL[,MODEL]", "models hidden and refused",
+                   &Config::blocked_models),
+      StringOption("whitelist-models", "WHITELIST_MODELS", "MODEL[,MODEL]",
+                   "if set, only these models are listed and served", &Config::whitelist_models),
       {"log-level", "LOG_LEVEL", "LEVEL", "debug, info, warning or error",
        [](const Config& c) { return c.log_level; },
        [](Config& c, const std::string& v) {
@@ -248,7 +360,8 @@ const std::vector<OptionSpec>& Options() {
 size_t FindOption(std::string_view flag) {
   const std::vector<OptionSpec>& options = Options();
   for (size_t i = 0; i < options.size(); ++i) {
-    if (flag == options[i].flag) return i;
+    if (flag == options[i].flag)
+      return i;
   }
   return 0;
 }
@@ -256,17 +369,34 @@ size_t FindOption(std::string_view flag) {
 Status ApplyOption(const OptionSpec& spec, Config& config, const std::string& value,
                    bool from_env) {
   Status s = spec.apply(config, value);
-  if (s.ok()) return s;
-  std::string source = from_env ? std::string("environment variable ") + spec.env
-                                : std::string("--") + spec.flag;
+  if (s.ok())
+    return s;
+  std::string source =
+      from_env ? std::string("environment variable ") + spec.env : std::string("--") + spec.flag;
   return Status::Error("invalid value '" + value + "' for " + source + ": " + s.message());
 }
 
 }  // namespace
 
 Result<uint64_t> ParseDurationMillis(const std::string& text) {
+  // HAJIMI's intervals are float seconds ("0.5"): a bare decimal is seconds too.
+  size_t dot = text.find('.');
+  if (dot != std::string::npos && dot > 0 && dot + 1 < text.size() && dot + 4 >= text.size() &&
+      text.find_first_not_of("0123456789.") == std::string::npos &&
+      text.find('.', dot + 1) == std::string::npos) {
+    Result<uint64_t> whole = ParseUnsigned(text.substr(0, dot));
+    std::string fraction = text.substr(dot + 1);
+    while (fraction.size() < 3)
+      fraction += '0';
+    Result<uint64_t> millis = ParseUnsigned(fraction);
+    if (!whole || !millis || *whole > UINT64_MAX / 1000 - 1000) {
+      return Status::Error("expected a duration such as 500ms, 1.5, 15s or 2m");
+    }
+    return *whole * 1000 + *millis;
+  }
   Result<std::pair<uint64_t, std::string>> split = SplitNumberSuffix(text);
-  if (!split) return Status::Error("expected a duration such as 500ms, 15s or 2m");
+  if (!split)
+    return Status::Error("expected a duration such as 500ms, 15s or 2m");
   auto [n, suffix] = *split;
   uint64_t scale;
   if (suffix.empty() || suffix == "s") {
@@ -280,13 +410,15 @@ Result<uint64_t> ParseDurationMillis(const std::string& text) {
   } else {
     return Status::Error("expected a duration such as 500ms, 15s or 2m");
   }
-  if (n > UINT64_MAX / scale) return Status::Error("duration too large");
+  if (n > UINT64_MAX / scale)
+    return Status::Error("duration too large");
   return n * scale;
 }
 
 Result<uint64_t> ParseByteSize(const std::string& text) {
   Result<std::pair<uint64_t, std::string>> split = SplitNumberSuffix(text);
-  if (!split) return Status::Error("expected a size such as 65536, 64KiB or 32MiB");
+  if (!split)
+    return Status::Error("expected a size such as 65536, 64KiB or 32MiB");
   auto [n, suffix] = *split;
   uint64_t scale;
   if (suffix.empty() || suffix == "b") {
@@ -300,7 +432,8 @@ Result<uint64_t> ParseByteSize(const std::string& text) {
   } else {
     return Status::Error("expected a size such as 65536, 64KiB or 32MiB");
   }
-  if (n > UINT64_MAX / scale) return Status::Error("size too large");
+  if (n > UINT64_MAX / scale)
+    return Status::Error("size too large");
   return n * scale;
 }
 
@@ -309,8 +442,8 @@ Result<std::vector<ListenAddress>> ParseListenList(const std::string& text) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                     : comma - start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     ListenAddress address;
     size_t colon;
     if (!item.empty() && item.front() == '[') {
@@ -322,18 +455,22 @@ Result<std::vector<ListenAddress>> ParseListenList(const std::string& text) {
       colon = close + 1;
     } else {
       colon = item.rfind(':');
-      if (colon == std::string::npos) return Status::Error("expected HOST:PORT, e.g. 0.0.0.0:7860");
+      if (colon == std::string::npos)
+        return Status::Error("expected HOST:PORT, e.g. 0.0.0.0:7860");
       address.host = item.substr(0, colon);
       if (address.host.find(':') != std::string::npos) {
         return Status::Error("write IPv6 addresses in brackets, e.g. [::1]:7860");
       }
     }
-    if (address.host.empty()) return Status::Error("expected HOST:PORT, e.g. 0.0.0.0:7860");
+    if (address.host.empty())
+      return Status::Error("expected HOST:PORT, e.g. 0.0.0.0:7860");
     Result<uint64_t> port = ParseUnsigned(item.substr(colon + 1));
-    if (!port || *port > 65535) return Status::Error("expected a port between 0 and 65535");
+    if (!port || *port > 65535)
+      return Status::Error("expected a port between 0 and 65535");
     address.port = static_cast<uint16_t>(*port);
     out.push_back(std::move(address));
-    if (comma == std::string::npos) break;
+    if (comma == std::string::npos)
+      break;
     start = comma + 1;
   }
   return out;
@@ -350,7 +487,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv, const char* const*
     if (entry.rfind("https_proxy=", 0) == 0) {
       Status s = ApplyOption(options[FindOption("https-proxy")], config,
                              std::string(entry.substr(12)), true);
-      if (!s.ok()) return s;
+      if (!s.ok())
+        return s;
     } else if (entry.rfind("no_proxy=", 0) == 0) {
       config.no_proxy = std::string(entry.substr(9));
     }
@@ -358,12 +496,14 @@ Result<Config> ParseConfig(int argc, const char* const* argv, const char* const*
   for (const char* const* e = env; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     size_t eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
+    if (eq == std::string_view::npos)
+      continue;
     std::string_view name = entry.substr(0, eq);
     for (const OptionSpec& spec : options) {
       if (name == spec.env) {
         Status s = ApplyOption(spec, config, std::string(entry.substr(eq + 1)), true);
-        if (!s.ok()) return s;
+        if (!s.ok())
+          return s;
       }
     }
   }
@@ -386,17 +526,20 @@ Result<Config> ParseConfig(int argc, const char* const* argv, const char* const*
     }
     const OptionSpec* match = nullptr;
     for (const OptionSpec& spec : options) {
-      if (name == spec.flag) match = &spec;
+      if (name == spec.flag)
+        match = &spec;
     }
     if (match == nullptr) {
       return Status::Error("unknown option '--" + std::string(name) + "'; see --help");
     }
     if (!has_value) {
-      if (i + 1 >= argc) return Status::Error("option --" + std::string(name) + " needs a value");
+      if (i + 1 >= argc)
+        return Status::Error("option --" + std::string(name) + " needs a value");
       value = argv[++i];
     }
     Status s = ApplyOption(*match, config, value, false);
-    if (!s.ok()) return s;
+    if (!s.ok())
+      return s;
   }
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return Status::Error("--tls-cert and --tls-key (TLS_CERT_FILE, TLS_KEY_FILE) go together");
@@ -415,8 +558,8 @@ std::string ConfigHelpText() {
     std::string left = std::string("  --") + spec.flag + " " + spec.value_hint;
     out += left;
     out += std::string(left.size() < 44 ? 44 - left.size() : 1, ' ');
-    out += std::string("env ") + spec.env + "\n      " + spec.help + " (default: " +
-           spec.show_default(defaults) + ")\n";
+    out += std::string("env ") + spec.env + "\n      " + spec.help +
+           " (default: " + spec.show_default(defaults) + ")\n";
   }
   out += "  --help                                    print this text\n";
   return out;

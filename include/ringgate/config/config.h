@@ -82,6 +82,30 @@ struct Config {
   uint32_t upstream_max_idle = 64;
   uint32_t upstream_idle_age_ms = 50'000;
 
+  // ---- HAJIMI's client-facing settings (same names, same defaults) ----
+
+  // Password clients send as x-goog-api-key, ?key= or Authorization: Bearer (env PASSWORD).
+  std::string password = "123";
+  // Client User-Agent allow-list, comma-separated; empty allows every client.
+  std::string whitelist_user_agent;
+  // CORS allow-list of origins, comma-separated ("*" for any); empty turns CORS off.
+  std::string allowed_origins;
+  // stream=true answered from a non-stream upstream call with keep-alive chunks meanwhile.
+  bool fake_streaming = true;
+  uint32_t fake_streaming_interval_ms = 1'000;
+  // stream=false answered 200 at once with a newline every interval until the JSON is ready.
+  bool nonstream_keepalive_enabled = true;
+  uint32_t nonstream_keepalive_interval_ms = 5'000;
+  // Send thinkingConfig to the models that accept it.
+  bool enable_thinking = true;
+  // "-search" model variants that add the google_search tool.
+  bool search_mode = false;
+  std::string search_prompt = "（使用搜索工具联网搜索，需要在content中结合搜索内容）";
+  // Model list edits, comma-separated.
+  std::string extra_models;
+  std::string blocked_models;
+  std::string whitelist_models;
+
   // ---- Lifecycle ----
 
   // On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are cut.
