@@ -256,6 +256,35 @@ void ClientConnection::WriteChunk(std::string_view data) {
   if (!in_dispatch_) Flush();
 }
 
+void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
+  if (handling_head_) return;
+  Emit([&](std::string& buffer) {
+    if (!stream_chunked_) {
+      write(buffer, context);
+      return;
+    }
+    // The size goes first but is known only afterwards: reserve a fixed-width hex field (leading
+    // zeros are valid chunk-size syntax) and fill it in.
+    constexpr size_t kWidth = 8;
+    size_t header_at = buffer.size();
+    buffer.append(kWidth, '0');
+    buffer.append("\r\n");
+    size_t start = buffer.size();
+    write(buffer, context);
+    size_t length = buffer.size() - start;
+    if (length == 0) {
+      buffer.resize(header_at);
+      return;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (size_t i = 0; i < kWidth; ++i) {
+      buffer[header_at + kWidth - 1 - i] = kHex[(length >> (4 * i)) & 15];
+    }
+    buffer.append("\r\n");
+  });
+  if (!in_dispatch_) Flush();
+}
+
 void ClientConnection::EndStream() {
   if (stream_chunked_ && !handling_head_) {
     Emit([](std::string& buffer) { buffer.append("0\r\n\r\n"); });

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "ringgate/common/log.h"
+#include "ringgate/server/chat_service.h"
 #include "ringgate/server/connection.h"
 #include "ringgate/server/routes.h"
 #include "ringgate/upstream/upstream_pool.h"
@@ -58,12 +59,17 @@ Status Shard::Init() {
     install_routes_(router_, *this);
   } else {
     AddBuiltinRoutes(router_);
+    if (upstream_pool_) {
+      chat_ = std::make_unique<ChatService>(*this, *upstream_pool_, config_);
+      chat_->InstallRoutes(router_);
+    }
   }
   return Status::Ok();
 }
 
 void Shard::Run() {
   for (size_t i = 0; i < listen_fds_.size(); ++i) ArmAccept(i);
+  if (chat_) chat_->Start();
   reactor_->Run(*this);
 }
 
@@ -233,6 +239,7 @@ void Shard::AbortAll() {
 void Shard::OnLoopEnd() {
   released_.clear();
   if (upstream_pool_) upstream_pool_->OnLoopEnd();
+  if (chat_) chat_->OnLoopEnd();
   if (draining_ && live_ == 0) reactor_->Stop();
 }
 

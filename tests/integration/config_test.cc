@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -163,6 +164,8 @@ TEST(ConfigTest, EnvironmentSetsLimits) {
   HttpResponse response;
   ASSERT_EQ(RoundTrip(server.port(), RequestWithHeaderBytes(2048), &response), ReadStatus::kOk);
   EXPECT_EQ(response.status, 431) << response;
+  // The 431's connection counts until the server has seen this side close it.
+  std::this_thread::sleep_for(Millis(300));
 
   // THREADS=1 and MAX_CONNECTIONS_PER_CORE=2: a third open connection is refused.
   HttpConnection a = HttpConnection::Connect(server.port());

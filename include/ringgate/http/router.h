@@ -33,6 +33,11 @@ class AsyncResponder {
   virtual void StartStream(int status, std::string_view content_type,
                            std::string_view extra_headers = {}) = 0;
   virtual void WriteChunk(std::string_view data) = 0;
+  // Appends one chunk that `write(out, context)` produces straight into the output buffer: no
+  // intermediate copy (a stream transcoder writes its events in place). Nothing is sent if it
+  // appends nothing.
+  using ChunkWriter = void (*)(std::string& out, void* context);
+  virtual void WriteChunkWith(ChunkWriter write, void* context) = 0;
   virtual void EndStream() = 0;
   // Cuts the connection without finishing the response; the observer is not called.
   virtual void AbortResponse() = 0;

@@ -52,6 +52,7 @@ class ClientConnection final : public Responder, public AsyncResponder {
   void StartStream(int status, std::string_view content_type,
                    std::string_view extra_headers) override;
   void WriteChunk(std::string_view data) override;
+  void WriteChunkWith(ChunkWriter write, void* context) override;
   void EndStream() override;
   bool congested() const override { return out_.above_high(); }
   void AbortResponse() override {

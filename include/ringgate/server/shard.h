@@ -21,6 +21,7 @@
 
 namespace ringgate {
 
+class ChatService;
 class ClientConnection;
 class Resolver;
 class Shard;
@@ -91,6 +92,7 @@ class Shard final : public Reactor::Handler {
   std::unique_ptr<Reactor> reactor_;
   UpstreamShared upstream_shared_;
   std::unique_ptr<UpstreamPool> upstream_pool_;  // after reactor_: destroyed before it
+  std::unique_ptr<ChatService> chat_;            // ringgate's own routes; uses the pool
   Router router_;
   HttpDate date_;
 

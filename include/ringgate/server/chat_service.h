@@ -1,0 +1,102 @@
+// ChatService: one core's OpenAI-compatible chat completions and model list over Gemini.
+//
+//   POST /v1/chat/completions, /chat/completions, /aistudio/chat/completions
+//   GET  /v1/models, /models, /aistudio/models
+//
+// A chat request is authenticated (PASSWORD, User-Agent list, CORS), translated to a Gemini
+// request, checked against the model lists, then served in one of four ways:
+//
+//   stream, FAKE_STREAMING=false   streamGenerateContent; every upstream SSE event is transcoded
+//                                  into OpenAI chunks straight into the client's output buffer
+//   stream, FAKE_STREAMING=true    generateContent; keep-alive chunks every interval, then the
+//                                  whole answer as one chunk and [DONE]
+//   non-stream, keep-alive on      generateContent; a newline every interval, then the JSON
+//   non-stream, keep-alive off     generateContent; the JSON
+//
+// The 200 head is committed only when the first keep-alive is due or the first streamed byte is
+// ready, so an upstream error that comes quickly (bad key, quota, bad request) still reaches the
+// client with its real status. After that, errors travel in-band.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ringgate/config/config.h"
+#include "ringgate/http/router.h"
+#include "ringgate/io/timer_wheel.h"
+#include "ringgate/policy/access.h"
+#include "ringgate/translate/chat_request.h"
+#include "ringgate/translate/models.h"
+
+namespace ringgate {
+
+class ChatExchange;
+class ModelFetcher;
+class Shard;
+class UpstreamPool;
+
+struct ChatSettings {
+  std::string api_key;  // the first of GEMINI_API_KEYS (the key pool comes later)
+  bool fake_streaming = true;
+  uint32_t fake_streaming_interval_ms = 1000;
+  bool nonstream_keepalive = true;
+  uint32_t nonstream_keepalive_interval_ms = 5000;
+  bool enable_thinking = true;
+  bool search_mode = false;
+  std::string search_prompt;
+  uint32_t model_refresh_ms = 3'600'000;
+  uint32_t model_retry_ms = 30'000;
+};
+
+ChatSettings ChatSettingsFromConfig(const Config& config);
+
+// Replaces anything shaped like a Google API key ("AIza" + 35 characters) with its first 8
+// characters and "...", so error messages and logs never carry a whole key.
+std::string MaskApiKeys(std::string_view text);
+
+class ChatService {
+ public:
+  ChatService(Shard& shard, UpstreamPool& upstream, const Config& config);
+  ~ChatService();
+  ChatService(const ChatService&) = delete;
+  ChatService& operator=(const ChatService&) = delete;
+
+  void InstallRoutes(Router& router);
+  // Fetches the model list now and on every refresh interval (only with a key).
+  void Start();
+  // Frees the exchanges that finished during this loop iteration.
+  void OnLoopEnd();
+
+  // ---- For exchanges and the model fetcher ----
+  Shard& shard() { return shard_; }
+  UpstreamPool& upstream() { return upstream_; }
+  const ChatSettings& settings() const { return settings_; }
+  void Retire(ChatExchange* exchange);
+  void OnModelsFetched(ModelCatalog catalog);
+  void OnModelsFailed(const std::string& why);
+
+ private:
+  void HandleChat(HttpRequest& request, Responder& responder);
+  void HandleModels(HttpRequest& request, Responder& responder);
+  void HandlePreflight(HttpRequest& request, Responder& responder);
+  // Auth and CORS; false when the request was answered (refused).
+  bool Admit(const HttpRequest& request, Responder& responder, std::string* cors);
+  ChatExchange* Acquire();
+
+  Shard& shard_;
+  UpstreamPool& upstream_;
+  ChatSettings settings_;
+  AccessPolicy access_;
+  ModelListSettings list_settings_;
+  ModelCatalog catalog_;
+  ChatRequestTranslator translator_;
+  ChatTranslateOptions translate_options_;
+  std::unique_ptr<ModelFetcher> fetcher_;
+  Timer refresh_timer_;
+  std::vector<std::unique_ptr<ChatExchange>> exchanges_;  // every exchange object, reused
+  std::vector<ChatExchange*> free_;
+  std::vector<ChatExchange*> retired_;  // finished this iteration; free at its end
+};
+
+}  // namespace ringgate

@@ -1,0 +1,570 @@
+#include "ringgate/server/chat_service.h"
+
+#include <simdjson.h>
+
+#include <cctype>
+#include <optional>
+
+#include "ringgate/common/log.h"
+#include "ringgate/http/response.h"
+#include "ringgate/json/json_writer.h"
+#include "ringgate/server/shard.h"
+#include "ringgate/sse/sse_framer.h"
+#include "ringgate/translate/chat_response.h"
+#include "ringgate/translate/stream_transcoder.h"
+#include "ringgate/upstream/upstream_pool.h"
+
+namespace ringgate {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kEventStream = "text/event-stream";
+constexpr size_t kMaxUpstreamBodyBytes = 64ull << 20;
+constexpr size_t kMaxErrorBodyBytes = 1 << 20;
+
+bool IsKeyChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+}
+
+// {"error":{"message":...,"type":...,"param":null,"code":...}}
+std::string OpenAiError(std::string_view message, std::string_view type, std::string_view code,
+                        std::string_view param = {}) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("error");
+  w.BeginObject();
+  w.Field("message", message);
+  w.Field("type", type);
+  w.Key("param");
+  if (param.empty()) {
+    w.Null();
+  } else {
+    w.String(param);
+  }
+  w.Field("code", code);
+  w.EndObject();
+  w.EndObject();
+  return out;
+}
+
+// Gemini's {"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED",...}} as the
+// client's OpenAI error, message masked.
+std::string OpenAiErrorFromGemini(int status, std::string_view body) {
+  std::string message;
+  std::string code;
+  simdjson::padded_string padded(body);
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (!parser.iterate(padded).get(doc)) {
+    simdjson::ondemand::object error;
+    if (!doc["error"].get_object().get(error)) {
+      for (auto field : error) {
+        std::string_view key;
+        if (field.unescaped_key().get(key)) break;
+        std::string_view value;
+        if (key == "message" && !field.value().get_string().get(value)) message = value;
+        if (key == "status" && !field.value().get_string().get(value)) code = value;
+      }
+    }
+  }
+  if (message.empty()) {
+    message = "upstream answered HTTP " + std::to_string(status);
+    if (!body.empty()) message += ": " + std::string(body.substr(0, 200));
+  }
+  for (char& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (code.empty()) code = "upstream_error";
+  return OpenAiError(MaskApiKeys(message), ErrorTypeForStatus(status), code);
+}
+
+int StatusForUpstreamError(UpstreamErrorKind kind) {
+  switch (kind) {
+    case UpstreamErrorKind::kConnectTimeout:
+    case UpstreamErrorKind::kTlsTimeout:
+    case UpstreamErrorKind::kFirstByteTimeout:
+    case UpstreamErrorKind::kIdleTimeout:
+      return 504;
+    default:
+      return 502;
+  }
+}
+
+}  // namespace
+
+std::string MaskApiKeys(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, 4, "AIza") == 0 && (i == 0 || !IsKeyChar(text[i - 1]))) {
+      size_t end = i + 4;
+      while (end < text.size() && IsKeyChar(text[end])) ++end;
+      if (end - i >= 30) {
+        out.append(text.substr(i, 8));
+        out.append("...");
+        i = end;
+        continue;
+      }
+    }
+    out.push_back(text[i++]);
+  }
+  return out;
+}
+
+ChatSettings ChatSettingsFromConfig(const Config& config) {
+  ChatSettings s;
+  std::vector<std::string> keys = ParseHajimiList(config.gemini_api_keys);
+  if (!keys.empty()) s.api_key = keys.front();
+  s.fake_streaming = config.fake_streaming;
+  s.fake_streaming_interval_ms = config.fake_streaming_interval_ms;
+  s.nonstream_keepalive = config.nonstream_keepalive_enabled;
+  s.nonstream_keepalive_interval_ms = config.nonstream_keepalive_interval_ms;
+  s.enable_thinking = config.enable_thinking;
+  s.search_mode = config.search_mode;
+  s.search_prompt = config.search_prompt;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One chat request in flight: the upstream exchange, the client's deferred response, and the
+// translation state between them.
+
+class ChatExchange final : public UpstreamHandler, public ResponseObserver {
+ public:
+  enum class Mode { kRealStream, kFakeStream, kKeepAlive, kPlain };
+
+  explicit ChatExchange(ChatService* service) : service_(service) {
+    keepalive_timer_.set_callback(
+        [](Timer*, void* self) { static_cast<ChatExchange*>(self)->OnKeepAliveDue(); }, this);
+  }
+
+  void Begin(AsyncResponder* client, TranslatedChat chat, Mode mode, std::string cors) {
+    client_ = client;
+    chat_ = std::move(chat);
+    mode_ = mode;
+    cors_ = std::move(cors);
+    upstream_status_ = 0;
+    body_.clear();
+    head_sent_ = false;
+    finished_ = false;
+    failed_in_band_ = false;
+    if (mode_ == Mode::kRealStream || mode_ == Mode::kFakeStream) {
+      StreamOptions options;
+      options.model = chat_.requested_model;
+      options.include_usage = chat_.include_usage;
+      transcoder_.emplace(options);
+      framer_.Reset();
+    }
+    const ChatSettings& settings = service_->settings();
+    path_ = "/v1beta/models/";
+    path_ += chat_.upstream_model;
+    path_ += mode_ == Mode::kRealStream ? ":streamGenerateContent?alt=sse" : ":generateContent";
+    UpstreamRequest request;
+    request.path = path_;
+    request.api_key = settings.api_key;
+    request.body = chat_.gemini_body;
+    request.max_body_bytes =
+        mode_ == Mode::kRealStream ? ResponseParser::kNoBodyLimit : kMaxUpstreamBodyBytes;
+    upstream_ = service_->upstream().Start(request, this);
+    uint32_t interval = 0;
+    if (mode_ == Mode::kFakeStream) interval = settings.fake_streaming_interval_ms;
+    if (mode_ == Mode::kKeepAlive) interval = settings.nonstream_keepalive_interval_ms;
+    keepalive_interval_ms_ = interval;
+    if (interval > 0) ScheduleKeepAlive();
+  }
+
+  // ---- UpstreamHandler ----
+  void OnUpstreamHead(const HttpResponseHead& head) override { upstream_status_ = head.status; }
+
+  bool OnUpstreamBody(std::string_view piece) override {
+    if (upstream_status_ != 200) {
+      if (body_.size() < kMaxErrorBodyBytes) body_.append(piece.substr(0, kMaxErrorBodyBytes));
+      return true;
+    }
+    if (mode_ != Mode::kRealStream) {
+      body_.append(piece);
+      return true;
+    }
+    if (!head_sent_) StartClientStream();
+    framer_.Feed(piece);
+    client_->WriteChunkWith(&ChatExchange::WriteStreamEvents, this);
+    if (failed_in_band_) {
+      // A malformed event: the transcoder already wrote the error and [DONE].
+      UpstreamExchange* upstream = upstream_;
+      upstream_ = nullptr;
+      upstream->Cancel();
+      client_->EndStream();
+      Finish();
+      return false;
+    }
+    // Backpressure: a client that reads slowly pauses the upstream read (TCP pushes back).
+    return !client_->congested();
+  }
+
+  void OnUpstreamComplete() override {
+    upstream_ = nullptr;
+    if (upstream_status_ != 200) {
+      RespondError(upstream_status_, OpenAiErrorFromGemini(upstream_status_, body_));
+      return;
+    }
+    switch (mode_) {
+      case Mode::kRealStream:
+        if (!head_sent_) StartClientStream();
+        client_->WriteChunkWith(
+            [](std::string& out, void* self) {
+              static_cast<ChatExchange*>(self)->transcoder_->Finish(out);
+            },
+            this);
+        client_->EndStream();
+        break;
+      case Mode::kFakeStream:
+        if (!head_sent_) StartClientStream();
+        client_->WriteChunkWith(&ChatExchange::WriteWholeAnswerAsStream, this);
+        client_->EndStream();
+        break;
+      case Mode::kKeepAlive:
+      case Mode::kPlain:
+        SendCompletion();
+        break;
+    }
+    Finish();
+  }
+
+  void OnUpstreamError(const UpstreamError& error) override {
+    upstream_ = nullptr;
+    RG_LOG(kWarning, "upstream %s: %s", UpstreamErrorName(error.kind),
+           MaskApiKeys(error.message).c_str());
+    int status = StatusForUpstreamError(error.kind);
+    RespondError(status, OpenAiError(MaskApiKeys(error.message), ErrorTypeForStatus(status),
+                                     std::string("upstream_") + UpstreamErrorName(error.kind)));
+  }
+
+  // ---- ResponseObserver ----
+  void OnClientGone() override {
+    client_ = nullptr;
+    if (upstream_ != nullptr) {
+      UpstreamExchange* upstream = upstream_;
+      upstream_ = nullptr;
+      upstream->Cancel();  // nobody is left to read the answer
+    }
+    Finish();
+  }
+
+  void OnWritable() override {
+    if (upstream_ != nullptr) upstream_->Resume();
+  }
+
+ private:
+  static void WriteStreamEvents(std::string& out, void* context) {
+    auto* self = static_cast<ChatExchange*>(context);
+    SseFramer::Event event;
+    while (!self->failed_in_band_ && self->framer_.Next(&event)) {
+      if (!self->transcoder_->Transcode(event.data, event.readable, out)) {
+        self->failed_in_band_ = true;
+      }
+    }
+  }
+
+  static void WriteWholeAnswerAsStream(std::string& out, void* context) {
+    auto* self = static_cast<ChatExchange*>(context);
+    if (self->transcoder_->Transcode(self->body_, out)) self->transcoder_->Finish(out);
+  }
+
+  void StartClientStream() {
+    head_sent_ = true;
+    std::string headers = "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+    headers += cors_;
+    client_->StartStream(200, mode_ == Mode::kKeepAlive ? kJson : kEventStream, headers);
+  }
+
+  void ScheduleKeepAlive() {
+    Shard& shard = service_->shard();
+    shard.timers().Schedule(&keepalive_timer_, shard.now_ms() + keepalive_interval_ms_);
+  }
+
+  void OnKeepAliveDue() {
+    if (finished_ || client_ == nullptr) return;
+    if (!head_sent_) StartClientStream();
+    if (mode_ == Mode::kKeepAlive) {
+      client_->WriteChunk("\n");  // leading whitespace keeps the final body valid JSON
+    } else {
+      // HAJIMI's keep-alive: a chunk with an empty delta, here with the stream's stable id.
+      std::string chunk = "data: {\"id\":\"";
+      chunk += transcoder_->id();
+      chunk += "\",\"object\":\"chat.completion.chunk\",\"created\":";
+      chunk += std::to_string(transcoder_->created());
+      chunk += ",\"model\":\"";
+      AppendJsonString(chunk, chat_.requested_model);
+      chunk += "\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":null}]}\n\n";
+      client_->WriteChunk(chunk);
+    }
+    ScheduleKeepAlive();
+  }
+
+  void SendCompletion() {
+    std::string json;
+    ChatResponseOptions options;
+    options.model = chat_.requested_model;
+    Status converted = TranslateChatResponse(body_, options, json);
+    if (!converted.ok()) {
+      RespondError(502, OpenAiError("upstream answer could not be read: " + converted.message(),
+                                    "server_error", "upstream_invalid"));
+      return;
+    }
+    if (head_sent_) {
+      client_->WriteChunk(json);
+      client_->EndStream();
+    } else {
+      client_->Send(200, kJson, json, cors_);
+    }
+  }
+
+  // Before the head: the real status and an OpenAI error body. After: the error in-band.
+  void RespondError(int status, std::string body) {
+    if (client_ == nullptr) {
+      Finish();
+      return;
+    }
+    if (!head_sent_) {
+      client_->Send(status, kJson, body, cors_);
+    } else if (mode_ == Mode::kKeepAlive) {
+      client_->WriteChunk(body);
+      client_->EndStream();
+    } else {
+      error_body_ = std::move(body);
+      client_->WriteChunkWith(
+          [](std::string& out, void* context) {
+            auto* self = static_cast<ChatExchange*>(context);
+            out.append("data: ");
+            out.append(self->error_body_);
+            out.append("\n\ndata: [DONE]\n\n");
+          },
+          this);
+      client_->EndStream();
+    }
+    Finish();
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    service_->shard().timers().Cancel(&keepalive_timer_);
+    service_->Retire(this);
+  }
+
+  ChatService* service_;
+  AsyncResponder* client_ = nullptr;
+  UpstreamExchange* upstream_ = nullptr;
+  TranslatedChat chat_;
+  Mode mode_ = Mode::kPlain;
+  std::string cors_;
+  std::string path_;
+  int upstream_status_ = 0;
+  std::string body_;
+  std::string error_body_;
+  std::optional<StreamTranscoder> transcoder_;
+  SseFramer framer_;
+  Timer keepalive_timer_;
+  uint32_t keepalive_interval_ms_ = 0;
+  bool head_sent_ = false;
+  bool finished_ = false;
+  bool failed_in_band_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The upstream model list, every page, refreshed.
+
+class ModelFetcher final : public UpstreamHandler {
+ public:
+  explicit ModelFetcher(ChatService* service) : service_(service) {}
+
+  void Fetch() {
+    if (busy_) return;
+    busy_ = true;
+    catalog_.Clear();
+    FetchPage("");
+  }
+
+  void OnUpstreamHead(const HttpResponseHead& head) override { status_ = head.status; }
+  bool OnUpstreamBody(std::string_view piece) override {
+    body_.append(piece);
+    return true;
+  }
+  void OnUpstreamComplete() override {
+    if (status_ != 200) {
+      Fail("HTTP " + std::to_string(status_) + ": " + MaskApiKeys(body_.substr(0, 300)));
+      return;
+    }
+    Status added = catalog_.AddPage(body_);
+    if (!added.ok()) {
+      Fail(added.message());
+      return;
+    }
+    if (!catalog_.next_page_token().empty()) {
+      FetchPage(catalog_.next_page_token());
+      return;
+    }
+    busy_ = false;
+    service_->OnModelsFetched(catalog_);
+  }
+  void OnUpstreamError(const UpstreamError& error) override { Fail(error.message); }
+
+ private:
+  void FetchPage(const std::string& token) {
+    status_ = 0;
+    body_.clear();
+    path_ = "/v1beta/models?pageSize=1000";
+    if (!token.empty()) path_ += "&pageToken=" + token;
+    UpstreamRequest request;
+    request.method = "GET";
+    request.path = path_;
+    request.api_key = service_->settings().api_key;
+    request.max_body_bytes = 16 << 20;
+    service_->upstream().Start(request, this);
+  }
+  void Fail(const std::string& why) {
+    busy_ = false;
+    service_->OnModelsFailed(MaskApiKeys(why));
+  }
+
+  ChatService* service_;
+  ModelCatalog catalog_;
+  std::string path_;
+  std::string body_;
+  int status_ = 0;
+  bool busy_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& config)
+    : shard_(shard),
+      upstream_(upstream),
+      settings_(ChatSettingsFromConfig(config)),
+      access_(AccessSettings{StripDoubleQuotes(config.password),
+                             ParseHajimiList(config.whitelist_user_agent),
+                             ParseHajimiList(config.allowed_origins)}),
+      fetcher_(std::make_unique<ModelFetcher>(this)) {
+  list_settings_.search_mode = config.search_mode;
+  list_settings_.extra_models = ParseHajimiList(config.extra_models);
+  list_settings_.blocked_models = ParseHajimiList(config.blocked_models);
+  list_settings_.whitelist_models = ParseHajimiList(config.whitelist_models);
+  translate_options_.enable_thinking_config = settings_.enable_thinking;
+  translate_options_.model_supports_thinking = [this](std::string_view model) {
+    return catalog_.SupportsThinking(model);
+  };
+  translate_options_.search_mode = settings_.search_mode;
+  translate_options_.search_prompt = settings_.search_prompt;
+  refresh_timer_.set_callback(
+      [](Timer*, void* self) { static_cast<ChatService*>(self)->fetcher_->Fetch(); }, this);
+}
+
+ChatService::~ChatService() = default;
+
+void ChatService::InstallRoutes(Router& router) {
+  for (const char* path : {"/v1/chat/completions", "/chat/completions",
+                           "/aistudio/chat/completions"}) {
+    router.Add("POST", path, [this](HttpRequest& r, Responder& w) { HandleChat(r, w); });
+    router.Add("OPTIONS", path, [this](HttpRequest& r, Responder& w) { HandlePreflight(r, w); });
+  }
+  for (const char* path : {"/v1/models", "/models", "/aistudio/models"}) {
+    router.Add("GET", path, [this](HttpRequest& r, Responder& w) { HandleModels(r, w); });
+    router.Add("OPTIONS", path, [this](HttpRequest& r, Responder& w) { HandlePreflight(r, w); });
+  }
+}
+
+void ChatService::Start() {
+  if (!settings_.api_key.empty()) fetcher_->Fetch();
+}
+
+void ChatService::OnModelsFetched(ModelCatalog catalog) {
+  RG_LOG(kInfo, "core %d: %zu chat models from the upstream", shard_.index(),
+         catalog.chat_model_count());
+  catalog_ = std::move(catalog);
+  shard_.timers().Schedule(&refresh_timer_, shard_.now_ms() + settings_.model_refresh_ms);
+}
+
+void ChatService::OnModelsFailed(const std::string& why) {
+  RG_LOG(kWarning, "core %d: model list fetch failed (%s); retrying in %u s", shard_.index(),
+         why.c_str(), settings_.model_retry_ms / 1000);
+  shard_.timers().Schedule(&refresh_timer_, shard_.now_ms() + settings_.model_retry_ms);
+}
+
+void ChatService::HandlePreflight(HttpRequest& request, Responder& responder) {
+  if (!access_.IsPreflight(request)) {
+    responder.SendError(405, "OPTIONS is only answered as a CORS preflight", "method_not_allowed");
+    return;
+  }
+  PreflightResponse preflight = access_.Preflight(request);
+  responder.Send(preflight.status, preflight.content_type, preflight.body, preflight.headers);
+}
+
+bool ChatService::Admit(const HttpRequest& request, Responder& responder, std::string* cors) {
+  access_.AppendCorsHeaders(request, *cors);
+  AuthResult auth = access_.Authenticate(request);
+  if (auth.ok()) return true;
+  responder.Send(auth.status(), kJson, auth.ErrorBody(), *cors);
+  return false;
+}
+
+void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
+  std::string cors;
+  if (!Admit(request, responder, &cors)) return;
+  responder.Send(200, kJson, OpenAIModelList(catalog_, list_settings_, UnixSecondsNow()), cors);
+}
+
+void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
+  std::string cors;
+  if (!Admit(request, responder, &cors)) return;
+  ChatTranslateResult translated = translator_.Translate(request.body, translate_options_);
+  if (!translated.ok()) {
+    const TranslateError& error = translated.error();
+    responder.Send(error.status, kJson,
+                   OpenAiError(error.message, ErrorTypeForStatus(error.status), error.code,
+                               error.param),
+                   cors);
+    return;
+  }
+  ModelAccess model = CheckModel(translated->requested_model, catalog_, list_settings_);
+  if (!model.allowed) {
+    responder.Send(model.status(), kJson, model.ErrorBody(), cors);
+    return;
+  }
+  if (settings_.api_key.empty()) {
+    responder.Send(503, kJson,
+                   OpenAiError("no Gemini API key is configured (set GEMINI_API_KEYS)",
+                               "server_error", "no_api_key"),
+                   cors);
+    return;
+  }
+  ChatExchange::Mode mode;
+  if (translated->stream) {
+    mode = settings_.fake_streaming ? ChatExchange::Mode::kFakeStream
+                                    : ChatExchange::Mode::kRealStream;
+  } else {
+    mode = settings_.nonstream_keepalive ? ChatExchange::Mode::kKeepAlive
+                                         : ChatExchange::Mode::kPlain;
+  }
+  ChatExchange* exchange = Acquire();
+  AsyncResponder* client = responder.Defer(exchange);
+  exchange->Begin(client, std::move(translated.value()), mode, std::move(cors));
+}
+
+ChatExchange* ChatService::Acquire() {
+  if (free_.empty()) {
+    exchanges_.push_back(std::make_unique<ChatExchange>(this));
+    return exchanges_.back().get();
+  }
+  ChatExchange* exchange = free_.back();
+  free_.pop_back();
+  return exchange;
+}
+
+void ChatService::Retire(ChatExchange* exchange) { retired_.push_back(exchange); }
+
+void ChatService::OnLoopEnd() {
+  free_.insert(free_.end(), retired_.begin(), retired_.end());
+  retired_.clear();
+}
+
+}  // namespace ringgate
