@@ -8,6 +8,7 @@ namespace {
 RequestParser* Self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
 
 constexpr size_t kIdleHeadKeep = 4096;
+constexpr size_t kBodySlack = 64;
 constexpr size_t kIdleBodyKeep = 64 * 1024;
 
 // RFC 9110 token characters: what a header name may contain. llhttp 8.1 lets spaces and some
@@ -215,7 +216,8 @@ RequestParser::Outcome RequestParser::CheckHeaders() {
                     std::to_string(limits_.max_body_bytes) + " bytes",
                 0);
   }
-  if (has_length) request_.body.reserve(parser_.content_length);
+  // The slack lets JSON bodies be parsed in place (simdjson reads up to 64 bytes past the end).
+  if (has_length) request_.body.reserve(parser_.content_length + kBodySlack);
 
   std::string_view expect = request_.Header("expect");
   if (!expect.empty()) {

@@ -90,9 +90,12 @@ Status Server::Start() {
     shards_.push_back(std::make_unique<Shard>(i, config_, std::move(fds), install_routes_, shared));
   }
   running_ = threads;
+  // Shards wait for every peer's ring before serving, so cross-core messages always have a target.
+  std::promise<bool> go_promise;
+  std::shared_future<bool> go = go_promise.get_future().share();
   for (int i = 0; i < threads; ++i) {
     int cpu = cpus[i % cpus.size()];
-    threads_.emplace_back([this, i, cpu, &ready] {
+    threads_.emplace_back([this, i, cpu, &ready, go] {
       cpu_set_t set;
       CPU_ZERO(&set);
       CPU_SET(cpu, &set);
@@ -103,7 +106,7 @@ Status Server::Start() {
       Status init = shard.Init();  // the ring must be created by the thread that submits to it
       bool ok = init.ok();
       ready[i].set_value(std::move(init));
-      if (ok) shard.Run();
+      if (ok && go.get()) shard.Run();
       running_.fetch_sub(1);
     });
   }
@@ -112,12 +115,14 @@ Status Server::Start() {
     Status status = ready[i].get_future().get();
     if (!status.ok() && first_error.ok()) first_error = status;
   }
-  for (auto& shard : shards_) ring_fds_.push_back(first_error.ok() ? shard->ring_fd() : -1);
   if (!first_error.ok()) {
-    RequestAbort();
+    go_promise.set_value(false);
     Join();
     return first_error;
   }
+  for (auto& shard : shards_) ring_fds_.push_back(shard->ring_fd());
+  for (auto& shard : shards_) shard->set_peer_ring_fds(&ring_fds_);
+  go_promise.set_value(true);
   RG_LOG(kInfo, "%d reactor threads, io_uring %s", threads,
          shards_[0]->setup_description().c_str());
   return Status::Ok();

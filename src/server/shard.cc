@@ -103,6 +103,18 @@ void Shard::OnCompletion(const io_uring_cqe& cqe) {
     case OpKind::kMessage:
       OnMessage(static_cast<uint32_t>(cqe.res));
       break;
+    case OpKind::kCoreMessage: {
+      std::unique_ptr<CoreMessage> message(static_cast<CoreMessage*>(UnpackPointer(user_data)));
+      message->Deliver(*this);
+      break;
+    }
+    case OpKind::kCoreMessageSent:
+      if (cqe.res < 0) {
+        // Not delivered (the target's ring is gone or full): the message is still ours.
+        RG_LOG(kWarning, "core %d: cross-core message lost: %s", index_, strerror(-cqe.res));
+        delete static_cast<CoreMessage*>(UnpackPointer(user_data));
+      }
+      break;
     case OpKind::kReject:
       reject_buffers_.erase(OpSlotOf(user_data));
       break;
@@ -236,7 +248,22 @@ void Shard::AbortAll() {
   }
 }
 
+void Shard::Post(int core, std::unique_ptr<CoreMessage> message) {
+  if (core == index_ || peer_ring_fds_ == nullptr) {
+    local_messages_.push_back(std::move(message));
+    return;
+  }
+  CoreMessage* raw = message.release();
+  reactor_->PostToRing((*peer_ring_fds_)[core], PackPointer(OpKind::kCoreMessage, raw), 0,
+                       PackPointer(OpKind::kCoreMessageSent, raw));
+}
+
 void Shard::OnLoopEnd() {
+  while (!local_messages_.empty()) {
+    std::vector<std::unique_ptr<CoreMessage>> batch;
+    batch.swap(local_messages_);
+    for (auto& message : batch) message->Deliver(*this);
+  }
   released_.clear();
   if (upstream_pool_) upstream_pool_->OnLoopEnd();
   if (chat_) chat_->OnLoopEnd();

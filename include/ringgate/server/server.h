@@ -49,7 +49,7 @@ class Server {
   std::vector<ListenerGroup> listeners_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;
-  std::vector<int> ring_fds_;
+  std::vector<int> ring_fds_;  // by core index; shards read it once started
   std::atomic<int> running_{0};
   RingMessenger messenger_;
   // Shared by every shard, read-only once started.

@@ -17,6 +17,7 @@
 #include "ringgate/http/response.h"
 #include "ringgate/http/router.h"
 #include "ringgate/io/reactor.h"
+#include "ringgate/server/core_message.h"
 #include "ringgate/server/op.h"
 
 namespace ringgate {
@@ -70,6 +71,13 @@ class Shard final : public Reactor::Handler {
   // This core's upstream client; null when the shard was built without upstream settings.
   UpstreamPool* upstream() { return upstream_pool_.get(); }
   TlsContext* server_tls() const { return upstream_shared_.server_tls; }
+  // ---- Cross-core messages ----
+  int core_count() const { return peer_ring_fds_ == nullptr ? 1 : static_cast<int>(peer_ring_fds_->size()); }
+  // Hands `message` to core `core` (this core too: then it runs at the end of this iteration).
+  void Post(int core, std::unique_ptr<CoreMessage> message);
+  // Set by the Server before Run(): every core's ring descriptor, by core index.
+  void set_peer_ring_fds(const std::vector<int>* fds) { peer_ring_fds_ = fds; }
+
   // The connection has submitted its close; its object is freed after this loop iteration.
   void Release(ClientConnection* connection);
 
@@ -107,6 +115,9 @@ class Shard final : public Reactor::Handler {
   // 503 answers to connections over the limit, kept until their send completes.
   std::unordered_map<uint32_t, std::string> reject_buffers_;
   uint32_t next_reject_id_ = 0;
+
+  const std::vector<int>* peer_ring_fds_ = nullptr;
+  std::vector<std::unique_ptr<CoreMessage>> local_messages_;
 
   Timer accept_retry_timer_;
   Timer drain_timer_;
