@@ -295,7 +295,10 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
       chunk += std::to_string(transcoder_->created());
       chunk += ",\"model\":\"";
       AppendJsonString(chunk, chat_.requested_model);
-      chunk += "\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":null}]}\n\n";
+      chunk += "\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":null}]";
+      // With include_usage every chunk but the last carries "usage":null (OpenAI's format).
+      if (chat_.include_usage) chunk += ",\"usage\":null";
+      chunk += "}\n\n";
       client_->WriteChunk(chunk);
     }
     ScheduleKeepAlive();
