@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace ringgate {
 namespace {
@@ -33,21 +34,39 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
+// Bytes that need attention: '"', '\\', control characters and every non-ASCII byte (to check
+// UTF-8). Everything else is copied in runs.
+constexpr bool IsPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
+// True when none of the 8 bytes needs attention (SWAR: no byte < 0x20, >= 0x80, '"' or '\\').
+inline bool EightPlain(const char* p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  uint64_t below_space = (v - kOnes * 0x20) & ~v;
+  uint64_t quote = v ^ (kOnes * '"');
+  uint64_t backslash = v ^ (kOnes * '\\');
+  uint64_t is_quote = (quote - kOnes) & ~quote;
+  uint64_t is_backslash = (backslash - kOnes) & ~backslash;
+  return ((below_space | is_quote | is_backslash | v) & kHigh) == 0;
+}
+
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view text) {
   size_t run = 0;
   size_t i = 0;
-  while (i < text.size()) {
+  const size_t n = text.size();
+  while (i < n) {
+    while (i + 8 <= n && EightPlain(text.data() + i)) i += 8;
+    while (i < n && IsPlain(static_cast<unsigned char>(text[i]))) ++i;
+    if (i >= n) break;
     unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
     if (c >= 0x80) {
-      size_t n = Utf8SequenceLength(text, i);
-      if (n != 0) {
-        i += n;
+      size_t length = Utf8SequenceLength(text, i);
+      if (length != 0) {
+        i += length;
         continue;
       }
       out.append(text.data() + run, i - run);
@@ -71,7 +90,7 @@ void AppendJsonString(std::string& out, std::string_view text) {
     }
     run = ++i;
   }
-  out.append(text.data() + run, text.size() - run);
+  out.append(text.data() + run, n - run);
 }
 
 void JsonWriter::BeforeValue() {

@@ -243,7 +243,7 @@ void ClientConnection::StartStream(int status, std::string_view content_type,
   head.chunked = stream_chunked_;
   head.omit_length = true;
   Emit([&](std::string& buffer) { AppendResponseHead(buffer, head, shard_->date()); });
-  if (!in_dispatch_) Flush();
+  if (!in_dispatch_) ScheduleFlush();
 }
 
 void ClientConnection::WriteChunk(std::string_view data) {
@@ -253,7 +253,7 @@ void ClientConnection::WriteChunk(std::string_view data) {
     buffer.append(data);
     if (stream_chunked_) buffer.append("\r\n");
   });
-  if (!in_dispatch_) Flush();
+  if (!in_dispatch_) ScheduleFlush();
 }
 
 void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
@@ -282,7 +282,7 @@ void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
     }
     buffer.append("\r\n");
   });
-  if (!in_dispatch_) Flush();
+  if (!in_dispatch_) ScheduleFlush();
 }
 
 void ClientConnection::EndStream() {
@@ -331,6 +331,19 @@ void ClientConnection::FailRequest(int status, std::string_view code, std::strin
   Send(status, "application/json", JsonErrorBody(message, ErrorTypeForStatus(status), code), {});
   keep_alive_ = false;
   close_after_flush_ = true;
+}
+
+// Writes made outside a request's dispatch (deferred answers, streams) are sent together at the
+// end of the loop iteration: a stream's head and first event leave in one send.
+void ClientConnection::ScheduleFlush() {
+  if (flush_scheduled_ || aborting_) return;
+  flush_scheduled_ = true;
+  shard_->QueueFlush(this);
+}
+
+void ClientConnection::RunScheduledFlush() {
+  flush_scheduled_ = false;
+  Flush();
 }
 
 void ClientConnection::Flush() {

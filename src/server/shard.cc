@@ -264,6 +264,9 @@ void Shard::OnLoopEnd() {
     batch.swap(local_messages_);
     for (auto& message : batch) message->Deliver(*this);
   }
+  // Before released_ is cleared: a connection that closed this iteration may still be queued.
+  for (size_t i = 0; i < pending_flushes_.size(); ++i) pending_flushes_[i]->RunScheduledFlush();
+  pending_flushes_.clear();
   released_.clear();
   if (upstream_pool_) upstream_pool_->OnLoopEnd();
   if (chat_) chat_->OnLoopEnd();

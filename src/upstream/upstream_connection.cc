@@ -196,7 +196,7 @@ void UpstreamConnection::StartRequest() {
     out_.Append(request_);
   }
   Flush();
-  ArmRecv();
+  ArmRecv(/*poll_first=*/true);
   ScheduleTimer(TimerKind::kFirstByte, pool_->settings().first_byte_timeout_ms);
 }
 
@@ -233,11 +233,14 @@ void UpstreamConnection::OnSend(int result) {
   Flush();
 }
 
-void UpstreamConnection::ArmRecv() {
+// `poll_first`: nothing is expected yet (a request just went out, or a response just ended), so
+// the kernel should wait for data instead of trying a receive that would fail first.
+void UpstreamConnection::ArmRecv(bool poll_first) {
   if (recv_in_flight_ || closing_ || paused_ || fd_ < 0) return;
   if (recv_buffer_.size() != kRecvBufferBytes) recv_buffer_.resize(kRecvBufferBytes);
   io_uring_sqe* sqe = pool_->reactor().GetSqe();
   io_uring_prep_recv(sqe, fd_, recv_buffer_.data(), recv_buffer_.size(), 0);
+  if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   io_uring_sqe_set_data64(sqe, pool_->OpData(kOpRecv, slot_, generation_));
   recv_in_flight_ = true;
 }
@@ -258,7 +261,7 @@ void UpstreamConnection::OnRecv(int result) {
     return;
   }
   HandleBytes(std::string_view(recv_buffer_.data(), static_cast<size_t>(result)));
-  if (!closing_ && !paused_) ArmRecv();
+  if (!closing_ && !paused_) ArmRecv(/*poll_first=*/state_ != State::kActive);
 }
 
 void UpstreamConnection::HandleBytes(std::string_view bytes) {

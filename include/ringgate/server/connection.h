@@ -34,6 +34,8 @@ class ClientConnection final : public Responder, public AsyncResponder {
   ~ClientConnection() override;
 
   void Start();
+  // Called by the shard at the end of the loop iteration for connections that asked for it.
+  void RunScheduledFlush();
   void OnRecv(int result, uint32_t cqe_flags);
   void OnSend(int result);
   // The core is draining: finish what is in progress, take no more requests.
@@ -68,6 +70,7 @@ class ClientConnection final : public Responder, public AsyncResponder {
   void HandleRequest();
   void FailRequest(int status, std::string_view code, std::string_view message);
   void Flush();
+  void ScheduleFlush();
   void AfterOutputDrained();
   void BeginLinger();
   void PauseReading();
@@ -108,7 +111,8 @@ class ClientConnection final : public Responder, public AsyncResponder {
   bool handling_head_ = false;   // the request being answered is HEAD
   bool current_keep_alive_ = true;
   bool current_http10_ = false;
-  bool in_dispatch_ = false;      // inside the router's call for the current request
+  bool in_dispatch_ = false;
+  bool flush_scheduled_ = false;      // inside the router's call for the current request
   bool response_pending_ = false; // deferred: answered later, maybe streamed
   bool streaming_ = false;
   bool stream_chunked_ = false;

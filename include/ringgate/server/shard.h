@@ -78,6 +78,9 @@ class Shard final : public Reactor::Handler {
   // Set by the Server before Run(): every core's ring descriptor, by core index.
   void set_peer_ring_fds(const std::vector<int>* fds) { peer_ring_fds_ = fds; }
 
+  // Sends the connection's queued output at the end of this loop iteration.
+  void QueueFlush(ClientConnection* connection) { pending_flushes_.push_back(connection); }
+
   // The connection has submitted its close; its object is freed after this loop iteration.
   void Release(ClientConnection* connection);
 
@@ -111,6 +114,7 @@ class Shard final : public Reactor::Handler {
   uint64_t accepted_ = 0;
   RouteInstaller install_routes_;
   std::vector<std::unique_ptr<ClientConnection>> released_;
+  std::vector<ClientConnection*> pending_flushes_;
 
   // 503 answers to connections over the limit, kept until their send completes.
   std::unordered_map<uint32_t, std::string> reject_buffers_;

@@ -65,7 +65,7 @@ class UpstreamConnection final : public UpstreamExchange, private ResponseSink {
   void OnConnected();
   void StartTls();
   void StartRequest();
-  void ArmRecv();
+  void ArmRecv(bool poll_first = false);
   void OnRecv(int result);
   void OnSend(int result);
   void HandleBytes(std::string_view bytes);

@@ -1,0 +1,97 @@
+// Usage since the last daily reset (15:00 Asia/Shanghai = 07:00 UTC, or a manual reset): calls
+// and tokens per key, per model and per (key, model), for API_KEY_DAILY_LIMIT and the dashboard.
+//
+// One instance per core. A core counts its own calls at once (Add) and queues them; every
+// publish_interval_ms, or once publish_every_calls calls are queued, the caller takes the queued
+// deltas (TakePending) and sends them to the other cores, which Merge them. So each core's view
+// is: everything it did itself + everything the others published. Tolerance: a view misses at most
+// what the other cores did since their last publication, i.e. about
+// (cores - 1) x min(publish_every_calls, calls per core per publish_interval_ms) calls; the soft
+// daily limit can be overshot by that much.
+//
+// Deltas carry the end of the usage day they belong to; a delta for an older day is dropped, a
+// delta for a newer day (another core saw the reset first) resets this one first.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "ringgate/keys/model_registry.h"
+
+namespace ringgate {
+
+struct CallsTokens {
+  uint64_t calls = 0;
+  uint64_t tokens = 0;
+};
+
+struct UsageDelta {
+  uint32_t key = 0;
+  ModelId model = 0;
+  uint32_t calls = 0;
+  uint64_t tokens = 0;
+};
+
+struct UsagePublishOptions {
+  int64_t publish_interval_ms = 250;
+  uint32_t publish_every_calls = 64;
+};
+
+class UsageCounters {
+ public:
+  UsageCounters(int64_t now_ms, UsagePublishOptions options = {});
+
+  // This core's usage: counted now and queued for publication. Returns the key's calls today.
+  uint64_t Add(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens);
+  // Another core's published delta for the usage day ending at day_end_ms. Returns the key's
+  // calls today (unchanged when the delta was dropped).
+  uint64_t Merge(const UsageDelta& delta, int64_t day_end_ms);
+
+  // Resets when now_ms has reached the end of the usage day; true if it did.
+  bool ResetIfNewDay(int64_t now_ms);
+  // Everything to zero; the usage day becomes the one containing now_ms.
+  void Reset(int64_t now_ms);
+  // Everything to zero; the usage day becomes the one ending at day_end_ms.
+  void ResetToDay(int64_t day_end_ms);
+  // End of the current usage day (the next 07:00 UTC after its start).
+  int64_t day_end_ms() const { return day_end_ms_; }
+
+  // Publication.
+  bool PublishDue(int64_t now_ms) const;
+  // Appends the queued deltas, one per (key, model), to out and empties the queue.
+  void TakePending(int64_t now_ms, std::vector<UsageDelta>* out);
+  size_t pending_calls() const { return pending_calls_; }
+
+  // Views (this core's + merged).
+  CallsTokens Key(uint32_t key) const;
+  CallsTokens Model(ModelId model) const;
+  CallsTokens KeyModel(uint32_t key, ModelId model) const;
+  CallsTokens Total() const { return total_; }
+  // Every (key, model) with usage, in no particular order.
+  template <typename Fn>
+  void ForEachKeyModel(Fn&& fn) const {
+    for (const auto& [packed, usage] : key_model_) {
+      fn(static_cast<uint32_t>(packed >> 16), static_cast<ModelId>(packed & 0xFFFF), usage);
+    }
+  }
+
+ private:
+  static uint64_t Pack(uint32_t key, ModelId model) {
+    return (static_cast<uint64_t>(key) << 16) | model;
+  }
+  uint64_t Count(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens);
+  void Clear();
+
+  UsagePublishOptions options_;
+  int64_t day_end_ms_;
+  int64_t last_publish_ms_;
+  std::vector<CallsTokens> per_key_;
+  std::vector<CallsTokens> per_model_;
+  std::unordered_map<uint64_t, CallsTokens> key_model_;
+  CallsTokens total_;
+  std::vector<UsageDelta> pending_;  // one entry per Add; aggregated by TakePending
+  size_t pending_calls_ = 0;
+};
+
+}  // namespace ringgate

@@ -1,0 +1,416 @@
+#include "ringgate/keys/key_pool.h"
+
+#include <algorithm>
+
+#include "ringgate/keys/reset_time.h"
+
+namespace ringgate {
+
+bool ExcludeSet::Contains(uint32_t key) const {
+  for (uint32_t i = 0; i < size_; ++i) {
+    if (inline_[i] == key)
+      return true;
+  }
+  for (uint32_t k : overflow_) {
+    if (k == key)
+      return true;
+  }
+  return false;
+}
+
+bool ExcludeSet::Insert(uint32_t key) {
+  if (Contains(key))
+    return false;
+  if (size_ < kInline) {
+    inline_[size_++] = key;
+  } else {
+    overflow_.push_back(key);
+  }
+  return true;
+}
+
+const char* PickStatusName(PickStatus status) {
+  switch (status) {
+    case PickStatus::kOk:
+      return "ok";
+    case PickStatus::kThrottled:
+      return "throttled";
+    case PickStatus::kAllResting:
+      return "all_resting";
+    case PickStatus::kNoKey:
+      return "no_key";
+  }
+  return "?";
+}
+
+KeyPoolShard::KeyPoolShard(KeyPoolOptions options, uint64_t seed, int64_t now_ms)
+    : options_(options),
+      rng_(seed ^ 0x9E3779B97F4A7C15ull),
+      models_(options.max_models),
+      usage_(now_ms, options.usage_publish) {}
+
+KeyPoolShard::~KeyPoolShard() = default;
+
+uint64_t KeyPoolShard::Random() {
+  // splitmix64
+  uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined) {
+  size_t added = 0;
+  for (const std::string& key : keys) {
+    if (key.empty() || index_.count(std::string_view(key)))
+      continue;
+    uint32_t index = static_cast<uint32_t>(keys_.size());
+    keys_.push_back(key);
+    index_.emplace(key, index);
+    flags_.push_back(KeyFlags{quarantined, false});
+    if (quarantined)
+      ++quarantined_count_;
+    NoteKeyCalls(index, usage_.Key(index).calls);
+    for (auto& s : states_) {
+      if (!s)
+        continue;
+      GrowState(*s);
+      Refresh(*s, index);
+    }
+    ++added;
+  }
+  return added;
+}
+
+std::optional<uint32_t> KeyPoolShard::IndexOf(std::string_view key) const {
+  auto it = index_.find(key);
+  if (it == index_.end())
+    return std::nullopt;
+  return it->second;
+}
+
+void KeyPoolShard::GrowState(ModelState& s) {
+  s.state.resize(keys_.size(), kOff);
+  s.pos.resize(keys_.size(), kNoPos);
+  s.used_cycle.resize(keys_.size(), 0);
+}
+
+KeyPoolShard::ModelState& KeyPoolShard::StateFor(ModelId model) {
+  if (model >= states_.size())
+    states_.resize(static_cast<size_t>(model) + 1);
+  std::unique_ptr<ModelState>& slot = states_[model];
+  if (!slot) {
+    slot = std::make_unique<ModelState>();
+    GrowState(*slot);
+    slot->ready.reserve(keys_.size());
+    for (uint32_t key = 0; key < keys_.size(); ++key)
+      Refresh(*slot, key);
+  }
+  return *slot;
+}
+
+void KeyPoolShard::Refresh(ModelState& s, uint32_t key) {
+  const KeyFlags& f = flags_[key];
+  uint8_t desired;
+  if (f.quarantined) {
+    desired = kOff;
+  } else if (s.rest_until.count(key)) {
+    desired = kResting;
+  } else if (f.over_limit) {
+    desired = kSoft;
+  } else {
+    desired = kReady;
+  }
+  uint8_t current = s.state[key] & kStateMask;
+  if (current == desired)
+    return;
+
+  if (current == kReady || current == kSoft) {
+    std::vector<uint32_t>& set = current == kReady ? s.ready : s.soft;
+    uint32_t p = s.pos[key];
+    uint32_t last = set.back();
+    set[p] = last;
+    s.pos[last] = p;
+    set.pop_back();
+    s.pos[key] = kNoPos;
+  } else if (current == kResting) {
+    --s.resting;
+  }
+
+  s.state[key] = static_cast<uint8_t>((s.state[key] & kInStack) | desired);
+  if (desired == kReady || desired == kSoft) {
+    std::vector<uint32_t>& set = desired == kReady ? s.ready : s.soft;
+    s.pos[key] = static_cast<uint32_t>(set.size());
+    set.push_back(key);
+    if (desired == kReady && !(s.state[key] & kInStack) && s.used_cycle[key] != s.cycle) {
+      InsertIntoStack(s, key);
+    }
+  } else if (desired == kResting) {
+    ++s.resting;
+  }
+}
+
+void KeyPoolShard::RefreshAllModels(uint32_t key) {
+  for (auto& s : states_) {
+    if (s)
+      Refresh(*s, key);
+  }
+}
+
+void KeyPoolShard::InsertIntoStack(ModelState& s, uint32_t key) {
+  // Inside-out Fisher-Yates step: a uniformly random place in what is left of the cycle.
+  s.stack.push_back(key);
+  uint32_t j = RandomBelow(static_cast<uint32_t>(s.stack.size()));
+  std::swap(s.stack[j], s.stack.back());
+  s.state[key] |= kInStack;
+}
+
+void KeyPoolShard::Reshuffle(ModelState& s) {
+  ++s.cycle;
+  s.stack.assign(s.ready.begin(), s.ready.end());
+  for (size_t i = s.stack.size(); i > 1; --i) {
+    uint32_t j = RandomBelow(static_cast<uint32_t>(i));
+    std::swap(s.stack[i - 1], s.stack[j]);
+  }
+  for (uint32_t key : s.stack)
+    s.state[key] |= kInStack;
+}
+
+void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
+  while (!s.rest_ends.empty()) {
+    auto [end, key] = s.rest_ends.top();
+    auto it = s.rest_until.find(key);
+    if (it == s.rest_until.end() || it->second != end) {  // superseded by a later end
+      s.rest_ends.pop();
+      continue;
+    }
+    if (end > now_ms)
+      break;
+    s.rest_ends.pop();
+    s.rest_until.erase(it);
+    Refresh(s, key);
+  }
+}
+
+PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& tried) {
+  MaybeDailyReset(now_ms);
+  PickResult result;
+  if (now_ms < throttled_until_) {
+    result.status = PickStatus::kThrottled;
+    result.retry_after_ms = throttled_until_ - now_ms;
+    return result;
+  }
+  ModelState& s = StateFor(model);
+  SweepRests(s, now_ms);
+
+  if (!s.ready.empty()) {
+    // Pop until a ready, untried key; a second empty stack within this pick means every ready key
+    // was looked at (HAJIMI's "seen twice").
+    bool reshuffled = false;
+    set_aside_.clear();
+    while (true) {
+      if (s.stack.empty()) {
+        if (reshuffled)
+          break;
+        Reshuffle(s);
+        reshuffled = true;
+        set_aside_.clear();  // they are in the new permutation
+        if (s.stack.empty())
+          break;
+      }
+      uint32_t key = s.stack.back();
+      s.stack.pop_back();
+      s.state[key] &= static_cast<uint8_t>(~kInStack);
+      if ((s.state[key] & kStateMask) != kReady)
+        continue;  // left ready since the shuffle
+      if (tried.Contains(key)) {
+        set_aside_.push_back(key);
+        continue;
+      }
+      result.status = PickStatus::kOk;
+      result.key = key;
+      s.used_cycle[key] = s.cycle;
+      break;
+    }
+    // Tried keys keep their turn in this cycle for other requests.
+    for (auto it = set_aside_.rbegin(); it != set_aside_.rend(); ++it) {
+      if ((s.state[*it] & (kStateMask | kInStack)) != kReady)
+        continue;
+      s.stack.push_back(*it);
+      s.state[*it] |= kInStack;
+    }
+    if (result.ok())
+      return result;
+  }
+
+  if (!s.soft.empty()) {
+    // Soft limit: every untried healthy key is over the daily limit; use one anyway. At most
+    // tried.size() of them are tried, so tried.size() + 1 consecutive slots hold an untried one.
+    uint32_t n = static_cast<uint32_t>(s.soft.size());
+    uint32_t start = RandomBelow(n);
+    uint32_t limit = static_cast<uint32_t>(std::min<size_t>(n, tried.size() + 1));
+    for (uint32_t i = 0; i < limit; ++i) {
+      uint32_t key = s.soft[(start + i) % n];
+      if (tried.Contains(key))
+        continue;
+      result.status = PickStatus::kOk;
+      result.key = key;
+      result.over_daily_limit = true;
+      return result;
+    }
+  }
+
+  if (s.resting > 0) {
+    result.status = PickStatus::kAllResting;
+    int64_t first_end = s.rest_ends.empty() ? now_ms + 1000 : s.rest_ends.top().first;
+    result.retry_after_ms = std::max<int64_t>(first_end - now_ms, 1);
+  } else {
+    result.status = PickStatus::kNoKey;
+  }
+  return result;
+}
+
+void KeyPoolShard::Apply(const HealthEvent& event) {
+  switch (event.kind) {
+    case HealthEventKind::kQuarantine:
+      if (event.key >= flags_.size() || flags_[event.key].quarantined)
+        return;
+      flags_[event.key].quarantined = true;
+      ++quarantined_count_;
+      RefreshAllModels(event.key);
+      return;
+    case HealthEventKind::kRestore:
+      if (event.key >= flags_.size() || !flags_[event.key].quarantined)
+        return;
+      flags_[event.key].quarantined = false;
+      --quarantined_count_;
+      RefreshAllModels(event.key);
+      return;
+    case HealthEventKind::kRest: {
+      if (event.key >= flags_.size())
+        return;
+      ModelState& s = StateFor(models_.Intern(event.model.view()));
+      auto [it, inserted] = s.rest_until.try_emplace(event.key, event.until_ms);
+      if (!inserted) {
+        if (event.until_ms <= it->second)
+          return;
+        it->second = event.until_ms;
+      }
+      s.rest_ends.emplace(event.until_ms, event.key);
+      Refresh(s, event.key);
+      return;
+    }
+    case HealthEventKind::kUsage: {
+      if (event.key >= flags_.size())
+        return;
+      if (event.until_ms > usage_.day_end_ms())
+        ResetUsage(event.until_ms);
+      UsageDelta delta{event.key, models_.Intern(event.model.view()), event.calls, event.tokens};
+      NoteKeyCalls(event.key, usage_.Merge(delta, event.until_ms));
+      return;
+    }
+    case HealthEventKind::kResetUsage:
+      ResetUsage(usage_.day_end_ms());
+      return;
+    case HealthEventKind::kThrottle:
+      throttled_until_ = std::max(throttled_until_, event.until_ms);
+      return;
+  }
+}
+
+void KeyPoolShard::NoteKeyCalls(uint32_t key, uint64_t calls) {
+  if (options_.daily_limit <= 0 || flags_[key].over_limit)
+    return;
+  if (calls < static_cast<uint64_t>(options_.daily_limit))
+    return;
+  flags_[key].over_limit = true;
+  RefreshAllModels(key);
+}
+
+void KeyPoolShard::ResetUsage(int64_t day_end_ms) {
+  usage_.ResetToDay(day_end_ms);
+  for (uint32_t key = 0; key < flags_.size(); ++key) {
+    if (!flags_[key].over_limit)
+      continue;
+    flags_[key].over_limit = false;
+    RefreshAllModels(key);
+  }
+}
+
+void KeyPoolShard::MaybeDailyReset(int64_t now_ms) {
+  if (now_ms >= usage_.day_end_ms())
+    ResetUsage(DailyResetAfter(now_ms));
+}
+
+void KeyPoolShard::RecordUsage(uint32_t key, ModelId usage_model, uint64_t tokens, int64_t now_ms) {
+  MaybeDailyReset(now_ms);
+  if (key >= flags_.size())
+    return;
+  NoteKeyCalls(key, usage_.Add(key, usage_model, 1, tokens));
+}
+
+void KeyPoolShard::TakeUsageEvents(int64_t now_ms, std::vector<HealthEvent>* out) {
+  MaybeDailyReset(now_ms);
+  deltas_.clear();
+  usage_.TakePending(now_ms, &deltas_);
+  for (const UsageDelta& d : deltas_) {
+    out->push_back(
+        HealthEvent::Usage(d.key, models_.Name(d.model), d.calls, d.tokens, usage_.day_end_ms()));
+  }
+}
+
+int64_t KeyPoolShard::RestUntil(uint32_t key, ModelId model) const {
+  if (model >= states_.size() || !states_[model])
+    return 0;
+  const auto& rests = states_[model]->rest_until;
+  auto it = rests.find(key);
+  return it == rests.end() ? 0 : it->second;
+}
+
+size_t KeyPoolShard::ReadyCount(ModelId model, int64_t now_ms) {
+  ModelState& s = StateFor(model);
+  SweepRests(s, now_ms);
+  return s.ready.size();
+}
+
+size_t KeyPoolShard::RestingCount(ModelId model, int64_t now_ms) {
+  ModelState& s = StateFor(model);
+  SweepRests(s, now_ms);
+  return s.resting;
+}
+
+std::vector<HealthEvent> KeyPoolShard::EventsToMatch(const KeyLists& lists) const {
+  std::vector<uint8_t> valid(keys_.size(), 0);
+  for (const std::string& key : lists.valid) {
+    if (auto index = IndexOf(key))
+      valid[*index] = 1;
+  }
+  std::vector<HealthEvent> events;
+  for (uint32_t i = 0; i < keys_.size(); ++i) {
+    if (valid[i] && flags_[i].quarantined)
+      events.push_back(HealthEvent::Restore(i));
+    if (!valid[i] && !flags_[i].quarantined)
+      events.push_back(HealthEvent::Quarantine(i));
+  }
+  return events;
+}
+
+std::vector<std::string> KeyPoolShard::ActiveKeys() const {
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < keys_.size(); ++i) {
+    if (!flags_[i].quarantined)
+      out.push_back(keys_[i]);
+  }
+  return out;
+}
+
+std::vector<std::string> KeyPoolShard::QuarantinedKeys() const {
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < keys_.size(); ++i) {
+    if (flags_[i].quarantined)
+      out.push_back(keys_[i]);
+  }
+  return out;
+}
+
+}  // namespace ringgate
