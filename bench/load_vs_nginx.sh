@@ -45,7 +45,11 @@ NOISY_RETRIES=${NOISY_RETRIES:-1}
 TIME_BUDGET=${TIME_BUDGET:-75}
 EXPECTED_BODY='{"status":"ok"}'
 
-usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+
+usage() { usage_of "$0"; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -59,8 +63,6 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
 done
-
-die() { echo "error: $*" >&2; exit 1; }
 
 # ---- prerequisites --------------------------------------------------------------------------
 for tool in wrk taskset curl getconf awk; do
@@ -82,31 +84,8 @@ WORKDIR=$(mktemp -d /tmp/ringgate-bench.XXXXXX)
 SERVER_PID=""
 WRK_PID=""
 
-# Runs wrk on CLIENT_CPU in the background and waits for it, so that a signal is handled at
-# once (bash runs traps only between foreground commands). Output goes to the file $1.
-run_wrk() {  # outfile wrk-args...
-  local outfile=$1 rc=0
-  shift
-  taskset -c "$CLIENT_CPU" wrk "$@" >"$outfile" 2>&1 &
-  WRK_PID=$!
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=""
-  return "$rc"
-}
-
 stop_server() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "warning: server pid $SERVER_PID ignored SIGTERM, sending SIGKILL" >&2
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_pid "$SERVER_PID"
   SERVER_PID=""
 }
 cleanup() {
@@ -116,70 +95,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-  local port
-  if command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-    return
-  fi
-  for _ in $(seq 1 100); do
-    port=$(( 20000 + RANDOM % 30000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  die "no free port found"
-}
-
-# utime + stime of a whole process (all its threads, live and exited), in clock ticks, as
-# "total utime". The command name in field 2 may contain spaces, so split after the last ')'.
-# Fields 14 (utime) and 15 (stime) are the 12th and 13th after it.
-proc_ticks() {
-  local stat
-  stat=$(<"/proc/$1/stat") || return 1
-  stat=${stat##*) }
-  awk '{ print $12 + $13, $12 }' <<<"$stat"
-}
-
-# "busy total" jiffies of one CPU from /proc/stat: busy = user+nice+system+irq+softirq,
-# total adds idle, iowait and steal (time the hypervisor gave to someone else).
-cpu_jiffies() {
-  awk -v cpu="cpu$1" '$1 == cpu { t = 0; for (i = 2; i <= 9; i++) t += $i;
-                                    print t - $5 - $6 - $9, t }' /proc/stat
-}
-
-# Waits (up to QUIET_WAIT s) until neither CPU is more than 10% busy over a 1 s sample, so a
-# run does not start while another job is loading the machine.
-wait_quiet() {
-  local waited=0 a0 t0 a1 t1 b0 u0 b1 u1 busy0 busy1
-  (( SECONDS < TIME_BUDGET )) || return 0
-  while :; do
-    read -r a0 t0 < <(cpu_jiffies "$SERVER_CPU")
-    read -r a1 t1 < <(cpu_jiffies "$CLIENT_CPU")
-    sleep 1
-    read -r b0 u0 < <(cpu_jiffies "$SERVER_CPU")
-    read -r b1 u1 < <(cpu_jiffies "$CLIENT_CPU")
-    busy0=$(( (u0 - t0) > 0 ? 100 * (b0 - a0) / (u0 - t0) : 0 ))
-    busy1=$(( (u1 - t1) > 0 ? 100 * (b1 - a1) / (u1 - t1) : 0 ))
-    (( busy0 <= 10 && busy1 <= 10 )) && return 0
-    waited=$((waited + 1))
-    if (( waited >= QUIET_WAIT || SECONDS >= TIME_BUDGET )); then
-      echo "  note: machine still busy (CPU$SERVER_CPU $busy0%, CPU$CLIENT_CPU $busy1%) after" \
-           "${waited}s; measuring anyway"
-      return 0
-    fi
-    (( waited == 1 )) &&
-      echo "  waiting for the machine to go quiet (CPU$SERVER_CPU $busy0%, CPU$CLIENT_CPU $busy1%)..."
-  done
-}
-
-wait_listening() {  # pid port: true once the port accepts TCP connections
-  for _ in $(seq 1 100); do
-    kill -0 "$1" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 write_nginx_conf() {  # port dir
   local dir=$2
@@ -248,16 +163,6 @@ start_server() {  # name
   else
     MEASURE_PID=$launcher_pid
   fi
-}
-
-# Converts wrk's latency strings (e.g. 412.00us, 3.81ms, 1.02s) to microseconds.
-to_us() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); print v + 0 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 }
-    else if (v ~ /m$/) { sub(/m$/, "", v); print v * 60000000 }
-    else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000000 }
-    else print "nan" }'
 }
 
 RESULTS="$WORKDIR/results.tsv"  # name round rps p50 p99 cpu_us/req cpu0% cpu1% other0% errors
@@ -381,15 +286,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # ---- summary --------------------------------------------------------------------------------
-# median and mean of one column for one server
-stat_of() {  # name column
-  awk -F'\t' -v n="$1" -v c="$2" '$1 == n { print $c }' "$RESULTS" | sort -g |
-    awk '{ v[NR] = $1; s += $1 }
-         END { if (NR == 0) { print "nan nan"; exit }
-               m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-               printf "%.2f %.2f\n", m, s / NR }'
-}
-
 echo
 echo "summary over $ROUNDS round(s)            median      mean"
 for name in nginx ringgate; do
