@@ -93,45 +93,6 @@ void AppendJsonString(std::string& out, std::string_view text) {
   out.append(text.data() + run, n - run);
 }
 
-void JsonWriter::BeforeValue() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (depth_ == 0) return;
-  int level = depth_ - 1;
-  uint64_t bit = level < 64 ? (uint64_t{1} << level) : 0;
-  if (has_member_ & bit) out_.push_back(',');
-  has_member_ |= bit;
-}
-
-void JsonWriter::Open(char bracket) {
-  BeforeValue();
-  out_.push_back(bracket);
-  ++depth_;
-  if (depth_ <= 64) has_member_ &= ~(uint64_t{1} << (depth_ - 1));
-}
-
-void JsonWriter::Close(char bracket) {
-  out_.push_back(bracket);
-  --depth_;
-}
-
-void JsonWriter::Key(std::string_view key) {
-  BeforeValue();
-  out_.push_back('"');
-  AppendJsonString(out_, key);
-  out_.append("\":");
-  after_key_ = true;
-}
-
-void JsonWriter::String(std::string_view value) {
-  BeforeValue();
-  out_.push_back('"');
-  AppendJsonString(out_, value);
-  out_.push_back('"');
-}
-
 void JsonWriter::Int(int64_t value) {
   BeforeValue();
   char digits[24];
@@ -155,21 +116,6 @@ void JsonWriter::Double(double value) {
   char digits[32];
   auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
   out_.append(digits, end);
-}
-
-void JsonWriter::Bool(bool value) {
-  BeforeValue();
-  out_.append(value ? "true" : "false");
-}
-
-void JsonWriter::Null() {
-  BeforeValue();
-  out_.append("null");
-}
-
-void JsonWriter::Raw(std::string_view json) {
-  BeforeValue();
-  out_.append(json);
 }
 
 }  // namespace ringgate

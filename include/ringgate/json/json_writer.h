@@ -20,6 +20,9 @@
 
 namespace ringgate {
 
+// Appends `text` escaped as the inside of a JSON string (no quotes).
+void AppendJsonString(std::string& out, std::string_view text);
+
 class JsonWriter {
  public:
   explicit JsonWriter(std::string& out) : out_(out) {}
@@ -30,16 +33,36 @@ class JsonWriter {
   void EndArray() { Close(']'); }
 
   // Inside an object: the next value's key.
-  void Key(std::string_view key);
+  void Key(std::string_view key) {
+    BeforeValue();
+    out_.push_back('"');
+    AppendJsonString(out_, key);
+    out_.append("\":", 2);
+    after_key_ = true;
+  }
 
-  void String(std::string_view value);
+  void String(std::string_view value) {
+    BeforeValue();
+    out_.push_back('"');
+    AppendJsonString(out_, value);
+    out_.push_back('"');
+  }
   void Int(int64_t value);
   void Uint(uint64_t value);
   void Double(double value);  // shortest round-trip form; non-finite values become null
-  void Bool(bool value);
-  void Null();
+  void Bool(bool value) {
+    BeforeValue();
+    value ? out_.append("true", 4) : out_.append("false", 5);
+  }
+  void Null() {
+    BeforeValue();
+    out_.append("null", 4);
+  }
   // A value that is already JSON (copied from the input, e.g. a tool's parameters schema).
-  void Raw(std::string_view json);
+  void Raw(std::string_view json) {
+    BeforeValue();
+    out_.append(json);
+  }
 
   // Key + value in one call.
   void Field(std::string_view key, std::string_view value) { Key(key), String(value); }
@@ -50,9 +73,28 @@ class JsonWriter {
   std::string& out() { return out_; }
 
  private:
-  void BeforeValue();
-  void Open(char bracket);
-  void Close(char bracket);
+  // Writes the comma a new member or element needs; the hot path is a couple of bit operations.
+  void BeforeValue() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (depth_ == 0) return;
+    int level = depth_ - 1;
+    uint64_t bit = level < 64 ? (uint64_t{1} << level) : 0;
+    if (has_member_ & bit) out_.push_back(',');
+    has_member_ |= bit;
+  }
+  void Open(char bracket) {
+    BeforeValue();
+    out_.push_back(bracket);
+    ++depth_;
+    if (depth_ <= 64) has_member_ &= ~(uint64_t{1} << (depth_ - 1));
+  }
+  void Close(char bracket) {
+    out_.push_back(bracket);
+    --depth_;
+  }
 
   std::string& out_;
   // One bit per nesting level (up to 64): whether that container already has a member. Deeper
@@ -61,8 +103,5 @@ class JsonWriter {
   int depth_ = 0;
   bool after_key_ = false;
 };
-
-// Appends `text` escaped as the inside of a JSON string (no quotes).
-void AppendJsonString(std::string& out, std::string_view text);
 
 }  // namespace ringgate
