@@ -138,9 +138,11 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
         [](Timer*, void* self) { static_cast<ChatExchange*>(self)->OnKeepAliveDue(); }, this);
   }
 
-  void Begin(AsyncResponder* client, TranslatedChat chat, Mode mode, std::string cors) {
+  // Filled by the translator before Begin; its buffers are reused from request to request.
+  TranslatedChat& chat() { return chat_; }
+
+  void Begin(AsyncResponder* client, Mode mode, std::string cors) {
     client_ = client;
-    chat_ = std::move(chat);
     mode_ = mode;
     cors_ = std::move(cors);
     upstream_status_ = 0;
@@ -305,7 +307,8 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
   }
 
   void SendCompletion() {
-    std::string json;
+    std::string& json = answer_;  // a member: its capacity is reused by the next request
+    json.clear();
     ChatResponseOptions options;
     options.model = chat_.requested_model;
     Status converted = TranslateChatResponse(body_, options, json);
@@ -365,6 +368,7 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
   int upstream_status_ = 0;
   std::string body_;
   std::string error_body_;
+  std::string answer_;
   std::optional<StreamTranscoder> transcoder_;
   SseFramer framer_;
   Timer keepalive_timer_;
@@ -519,25 +523,30 @@ void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
 void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   std::string cors;
   if (!Admit(request, responder, &cors)) return;
+  ChatExchange* exchange = Acquire();
   // Bodies with a Content-Length arrive with 64 bytes of slack: parse them in place.
   const std::string& body = request.body;
-  ChatTranslateResult translated = body.capacity() - body.size() >= simdjson::SIMDJSON_PADDING
-                                       ? translator_.TranslatePadded(body, translate_options_)
-                                       : translator_.Translate(body, translate_options_);
-  if (!translated.ok()) {
-    const TranslateError& error = translated.error();
-    responder.Send(error.status, kJson,
-                   OpenAiError(error.message, ErrorTypeForStatus(error.status), error.code,
-                               error.param),
+  TranslatedChat& chat = exchange->chat();
+  std::optional<TranslateError> error =
+      body.capacity() - body.size() >= simdjson::SIMDJSON_PADDING
+          ? translator_.TranslatePaddedInto(body, translate_options_, &chat)
+          : translator_.TranslateInto(body, translate_options_, &chat);
+  if (error) {
+    free_.push_back(exchange);  // never started: reusable at once
+    responder.Send(error->status, kJson,
+                   OpenAiError(error->message, ErrorTypeForStatus(error->status), error->code,
+                               error->param),
                    cors);
     return;
   }
-  ModelAccess model = CheckModel(translated->requested_model, catalog_, list_settings_);
+  ModelAccess model = CheckModel(chat.requested_model, catalog_, list_settings_);
   if (!model.allowed) {
+    free_.push_back(exchange);
     responder.Send(model.status(), kJson, model.ErrorBody(), cors);
     return;
   }
   if (settings_.api_key.empty()) {
+    free_.push_back(exchange);
     responder.Send(503, kJson,
                    OpenAiError("no Gemini API key is configured (set GEMINI_API_KEYS)",
                                "server_error", "no_api_key"),
@@ -545,16 +554,15 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
     return;
   }
   ChatExchange::Mode mode;
-  if (translated->stream) {
+  if (chat.stream) {
     mode = settings_.fake_streaming ? ChatExchange::Mode::kFakeStream
                                     : ChatExchange::Mode::kRealStream;
   } else {
     mode = settings_.nonstream_keepalive ? ChatExchange::Mode::kKeepAlive
                                          : ChatExchange::Mode::kPlain;
   }
-  ChatExchange* exchange = Acquire();
   AsyncResponder* client = responder.Defer(exchange);
-  exchange->Begin(client, std::move(translated.value()), mode, std::move(cors));
+  exchange->Begin(client, mode, std::move(cors));
 }
 
 ChatExchange* ChatService::Acquire() {

@@ -2399,6 +2399,35 @@ ChatTranslateResult ChatRequestTranslator::TranslatePadded(std::string_view body
   return out;
 }
 
+std::optional<TranslateError> ChatRequestTranslator::TranslateInto(
+    std::string_view body, const ChatTranslateOptions& options, TranslatedChat* out) {
+  std::string_view input = body;
+  impl_->padded.assign(body);
+  impl_->padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+  input = std::string_view(impl_->padded.data(), body.size());
+  return TranslatePaddedInto(input, options, out);
+}
+
+std::optional<TranslateError> ChatRequestTranslator::TranslatePaddedInto(
+    std::string_view body, const ChatTranslateOptions& options, TranslatedChat* out) {
+  // Reuse the buffers' capacity: a recycled TranslatedChat allocates nothing in steady state.
+  std::string body_buffer = std::move(out->gemini_body);
+  std::string requested = std::move(out->requested_model);
+  std::string upstream = std::move(out->upstream_model);
+  *out = TranslatedChat{};
+  body_buffer.clear();
+  requested.clear();
+  upstream.clear();
+  out->gemini_body = std::move(body_buffer);
+  out->requested_model = std::move(requested);
+  out->upstream_model = std::move(upstream);
+  Run run(*impl_, options, *out);
+  if (!run.Translate(body.data(), body.size(), body.size() + simdjson::SIMDJSON_PADDING)) {
+    return std::move(run.error());
+  }
+  return std::nullopt;
+}
+
 ChatTranslateResult ChatRequestTranslator::Translate(std::string_view body,
                                                      const ChatTranslateOptions& options) {
   impl_->padded.assign(body);

@@ -34,9 +34,7 @@ UpstreamHandler* UpstreamConnection::TakeHandler() {
   return handler;
 }
 
-void UpstreamConnection::Open(std::string request_bytes, bool head, uint64_t max_body_bytes,
-                              UpstreamHandler* handler) {
-  request_ = std::move(request_bytes);
+void UpstreamConnection::Open(bool head, uint64_t max_body_bytes, UpstreamHandler* handler) {
   head_request_ = head;
   max_body_bytes_ = max_body_bytes;
   handler_ = handler;
@@ -56,9 +54,7 @@ void UpstreamConnection::Open(std::string request_bytes, bool head, uint64_t max
   TryConnect();
 }
 
-void UpstreamConnection::Reuse(std::string request_bytes, bool head, uint64_t max_body_bytes,
-                               UpstreamHandler* handler) {
-  request_ = std::move(request_bytes);
+void UpstreamConnection::Reuse(bool head, uint64_t max_body_bytes, UpstreamHandler* handler) {
   head_request_ = head;
   max_body_bytes_ = max_body_bytes;
   handler_ = handler;
@@ -423,8 +419,7 @@ bool UpstreamConnection::RetryIfStale() {
   out_.Clear();
   plain_.clear();
   plain_offset_ = 0;
-  std::string request = std::move(request_);
-  Open(std::move(request), head_request_, max_body_bytes_, TakeHandler());
+  Open(head_request_, max_body_bytes_, TakeHandler());
   return true;
 }
 

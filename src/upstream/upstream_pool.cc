@@ -56,7 +56,8 @@ UpstreamPool::UpstreamPool(Reactor& reactor, const UpstreamSettings& settings, R
       resolver_(resolver),
       tls_(tls),
       session_cache_(std::make_unique<TlsSessionCache>()),
-      op_kind_base_(op_kind_base) {}
+      op_kind_base_(op_kind_base),
+      host_header_(settings_.base.HostHeader()) {}
 
 UpstreamPool::~UpstreamPool() {
   // Connections hold timers on the reactor's wheel and refer to the session cache.
@@ -79,14 +80,23 @@ void AppendNumber(std::string& out, uint64_t value) {
 }  // namespace
 
 UpstreamExchange* UpstreamPool::Start(const UpstreamRequest& request, UpstreamHandler* handler) {
-  std::string bytes;
+  UpstreamConnection* connection;
+  bool reuse = !idle_.empty();
+  if (reuse) {
+    connection = idle_.back();
+    idle_.pop_back();
+    ++stats_.reused;
+  } else {
+    connection = NewConnection();
+  }
+  std::string& bytes = connection->request_buffer();
   bytes.reserve(256 + request.body.size() + request.extra_headers.size());
   bytes.append(request.method);
   bytes.push_back(' ');
   bytes.append(settings_.base.base_path);
   bytes.append(request.path);
   bytes.append(" HTTP/1.1\r\nHost: ");
-  bytes.append(settings_.base.HostHeader());
+  bytes.append(host_header_);
   bytes.append("\r\nUser-Agent: ");
   bytes.append(settings_.user_agent);
   bytes.append("\r\n");
@@ -105,16 +115,11 @@ UpstreamExchange* UpstreamPool::Start(const UpstreamRequest& request, UpstreamHa
   bytes.append(request.extra_headers);
   bytes.append("\r\n");
   bytes.append(request.body);
-
-  if (!idle_.empty()) {
-    UpstreamConnection* connection = idle_.back();
-    idle_.pop_back();
-    ++stats_.reused;
-    connection->Reuse(std::move(bytes), request.head, request.max_body_bytes, handler);
-    return connection;
+  if (reuse) {
+    connection->Reuse(request.head, request.max_body_bytes, handler);
+  } else {
+    connection->Open(request.head, request.max_body_bytes, handler);
   }
-  UpstreamConnection* connection = NewConnection();
-  connection->Open(std::move(bytes), request.head, request.max_body_bytes, handler);
   return connection;
 }
 

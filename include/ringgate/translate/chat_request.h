@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -126,6 +127,15 @@ class ChatRequestTranslator {
   // No copy: `body.data()` must be followed by at least SIMDJSON_PADDING (64) readable bytes
   // (e.g. a receive buffer with that much slack). The bytes are not modified.
   ChatTranslateResult TranslatePadded(std::string_view body, const ChatTranslateOptions& options);
+
+  // As above, writing into `out` and reusing the capacity of its strings (keep one TranslatedChat
+  // per in-flight request and recycle it). Returns the error, or nothing on success.
+  std::optional<TranslateError> TranslateInto(std::string_view body,
+                                              const ChatTranslateOptions& options,
+                                              TranslatedChat* out);
+  std::optional<TranslateError> TranslatePaddedInto(std::string_view body,
+                                                    const ChatTranslateOptions& options,
+                                                    TranslatedChat* out);
 
   struct Impl;  // parsers and scratch buffers (defined in chat_request.cc)
 

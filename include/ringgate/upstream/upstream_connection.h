@@ -31,12 +31,15 @@ class UpstreamConnection final : public UpstreamExchange, private ResponseSink {
   UpstreamConnection(UpstreamPool* pool, uint32_t slot, uint32_t generation);
   ~UpstreamConnection() override;
 
-  // Begins connecting for a first exchange.
-  void Open(std::string request_bytes, bool head, uint64_t max_body_bytes,
-            UpstreamHandler* handler);
+  // Where the pool serialises the next request (the buffer keeps its capacity across requests).
+  std::string& request_buffer() {
+    request_.clear();
+    return request_;
+  }
+  // Begins connecting for a first exchange (the request is in request_buffer()).
+  void Open(bool head, uint64_t max_body_bytes, UpstreamHandler* handler);
   // Runs an exchange on this idle, connected connection.
-  void Reuse(std::string request_bytes, bool head, uint64_t max_body_bytes,
-             UpstreamHandler* handler);
+  void Reuse(bool head, uint64_t max_body_bytes, UpstreamHandler* handler);
 
   void OnCompletion(int op, int result);
   // Closes without calling the handler (pool shutdown calls FailExchange first).

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ringgate/io/reactor.h"
@@ -85,6 +86,7 @@ class UpstreamPool {
   TlsContext* tls_;
   std::unique_ptr<TlsSessionCache> session_cache_;
   uint8_t op_kind_base_;
+  std::string host_header_;  // computed once
   std::vector<std::unique_ptr<UpstreamConnection>> slots_;
   std::vector<uint32_t> generations_;
   std::vector<uint32_t> free_slots_;
