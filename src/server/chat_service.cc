@@ -8,6 +8,7 @@
 #include "ringgate/common/log.h"
 #include "ringgate/http/response.h"
 #include "ringgate/json/json_writer.h"
+#include "ringgate/keys/key_list.h"
 #include "ringgate/server/shard.h"
 #include "ringgate/sse/sse_framer.h"
 #include "ringgate/translate/chat_response.h"
@@ -21,10 +22,6 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kEventStream = "text/event-stream";
 constexpr size_t kMaxUpstreamBodyBytes = 64ull << 20;
 constexpr size_t kMaxErrorBodyBytes = 1 << 20;
-
-bool IsKeyChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-}
 
 // {"error":{"message":...,"type":...,"param":null,"code":...}}
 std::string OpenAiError(std::string_view message, std::string_view type, std::string_view code,
@@ -91,25 +88,7 @@ int StatusForUpstreamError(UpstreamErrorKind kind) {
 
 }  // namespace
 
-std::string MaskApiKeys(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    if (text.compare(i, 4, "AIza") == 0 && (i == 0 || !IsKeyChar(text[i - 1]))) {
-      size_t end = i + 4;
-      while (end < text.size() && IsKeyChar(text[end])) ++end;
-      if (end - i >= 30) {
-        out.append(text.substr(i, 8));
-        out.append("...");
-        i = end;
-        continue;
-      }
-    }
-    out.push_back(text[i++]);
-  }
-  return out;
-}
+std::string MaskApiKeys(std::string_view text) { return MaskApiKeysInText(text); }
 
 ChatSettings ChatSettingsFromConfig(const Config& config) {
   ChatSettings s;

@@ -42,7 +42,8 @@ void AppendResponseHead(std::string& out, const ResponseHead& head, std::string_
 // "1a2b\r\n": the size line of one chunk of a chunked body.
 void AppendChunkHeader(std::string& out, size_t size);
 
-// Appends `text` as the inside of a JSON string (quotes not included), escaping as RFC 8259 says.
+// Appends `text` as the inside of a JSON string (quotes not included), escaping as RFC 8259 says
+// (AppendJsonString: invalid UTF-8 becomes U+FFFD).
 void AppendJsonEscaped(std::string& out, std::string_view text);
 
 // {"error":{"message":...,"type":...,"code":...}}
