@@ -15,7 +15,6 @@
 namespace ringgate {
 namespace {
 
-constexpr size_t kRecvBufferBytes = 16 * 1024;
 
 std::string Describe(const Url& url) { return url.Authority(); }
 
@@ -83,7 +82,7 @@ void UpstreamConnection::TryConnect() {
   ScheduleTimer(TimerKind::kConnect, pool_->settings().connect_timeout_ms);
 }
 
-void UpstreamConnection::OnCompletion(int op, int result) {
+void UpstreamConnection::OnCompletion(int op, int result, uint32_t cqe_flags) {
   switch (op) {
     case kOpConnect:
       connect_in_flight_ = false;
@@ -107,7 +106,7 @@ void UpstreamConnection::OnCompletion(int op, int result) {
       OnConnected();
       return;
     case kOpRecv:
-      OnRecv(result);
+      OnRecv(result, cqe_flags);
       return;
     case kOpSend:
       OnSend(result);
@@ -192,7 +191,7 @@ void UpstreamConnection::StartRequest() {
     out_.Append(request_);
   }
   Flush();
-  ArmRecv(/*poll_first=*/true);
+  ArmRecv();
   ScheduleTimer(TimerKind::kFirstByte, pool_->settings().first_byte_timeout_ms);
 }
 
@@ -229,35 +228,71 @@ void UpstreamConnection::OnSend(int result) {
   Flush();
 }
 
-// `poll_first`: nothing is expected yet (a request just went out, or a response just ended), so
-// the kernel should wait for data instead of trying a receive that would fail first.
-void UpstreamConnection::ArmRecv(bool poll_first) {
+// One multishot receive stays armed for the connection's life (idle in the pool too): the
+// kernel keeps its poll registered, and data lands in the core's provided buffers, which are
+// handed back as soon as they are parsed or copied.
+void UpstreamConnection::ArmRecv() {
   if (recv_in_flight_ || closing_ || paused_ || fd_ < 0) return;
-  if (recv_buffer_.size() != kRecvBufferBytes) recv_buffer_.resize(kRecvBufferBytes);
   io_uring_sqe* sqe = pool_->reactor().GetSqe();
-  io_uring_prep_recv(sqe, fd_, recv_buffer_.data(), recv_buffer_.size(), 0);
-  if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+  io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = pool_->reactor().buffers().group_id();
   io_uring_sqe_set_data64(sqe, pool_->OpData(kOpRecv, slot_, generation_));
   recv_in_flight_ = true;
 }
 
-void UpstreamConnection::OnRecv(int result) {
-  recv_in_flight_ = false;
+// While paused no further data is wanted: the multishot receive is cancelled (what arrives
+// before the cancel lands is kept), and re-armed on Resume.
+void UpstreamConnection::StopReceiving() {
+  if (!recv_in_flight_) return;
+  io_uring_sqe* sqe = pool_->reactor().GetSqe();
+  io_uring_prep_cancel64(sqe, pool_->OpData(kOpRecv, slot_, generation_), 0);
+  io_uring_sqe_set_data64(sqe, 0);
+}
+
+void UpstreamConnection::OnRecv(int result, uint32_t cqe_flags) {
+  if ((cqe_flags & IORING_CQE_F_MORE) == 0) recv_in_flight_ = false;
+  BufferRing& buffers = pool_->reactor().buffers();
+  bool has_buffer = (cqe_flags & IORING_CQE_F_BUFFER) != 0;
+  uint16_t buffer_id = 0;
+  std::string_view data;
+  if (has_buffer) {
+    buffers.NoteTaken();
+    buffer_id = BufferRing::BufferId(cqe_flags);
+    if (result > 0) data = buffers.Data(cqe_flags, static_cast<size_t>(result));
+  }
   if (closing_) {
+    if (has_buffer) buffers.Recycle(buffer_id);
     FinishClose();
     return;
   }
-  if (result == -ECANCELED) return;
-  if (result < 0) {
-    OnSocketError(-result);
+  if (result <= 0) {
+    if (has_buffer) buffers.Recycle(buffer_id);
+    if (result == -ENOBUFS || result == -ECANCELED) {
+      // Out of buffers (they come back as this batch is processed), or the cancel of a pause
+      // that has already ended.
+      if (!paused_) ArmRecv();
+      return;
+    }
+    if (result < 0) {
+      OnSocketError(-result);
+    } else {
+      OnEof();
+    }
     return;
   }
-  if (result == 0) {
-    OnEof();
-    return;
+  if (paused_) {
+    // Arrived before the cancel took effect: keep it for Resume.
+    if (tls_) {
+      tls_->FeedCiphertext(data);
+    } else {
+      plain_.append(data);
+    }
+  } else {
+    HandleBytes(data);  // parses or copies every byte it keeps
   }
-  HandleBytes(std::string_view(recv_buffer_.data(), static_cast<size_t>(result)));
-  if (!closing_ && !paused_) ArmRecv(/*poll_first=*/state_ != State::kActive);
+  buffers.Recycle(buffer_id);
+  if (!closing_ && !paused_) ArmRecv();
 }
 
 void UpstreamConnection::HandleBytes(std::string_view bytes) {
@@ -353,6 +388,7 @@ void UpstreamConnection::FeedParser(std::string_view data, bool from_held) {
       return;
     case ResponseParser::Kind::kPaused:
       paused_ = true;
+      StopReceiving();
       pool_->reactor().timers().Cancel(&timer_);  // a slow client is not a silent upstream
       timer_kind_ = TimerKind::kNone;
       if (from_held) {

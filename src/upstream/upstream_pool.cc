@@ -145,7 +145,7 @@ bool UpstreamPool::OnCompletion(const io_uring_cqe& cqe) {
   uint32_t slot = OpSlotOf(cqe.user_data);
   if (slot < slots_.size() && slots_[slot] &&
       slots_[slot]->generation() == OpGenerationOf(cqe.user_data)) {
-    slots_[slot]->OnCompletion(kind - op_kind_base_, cqe.res);
+    slots_[slot]->OnCompletion(kind - op_kind_base_, cqe.res, cqe.flags);
   }
   return true;
 }

@@ -25,7 +25,8 @@ extern const size_t kEmbeddedAssetCount;
 // handful of assets.
 inline const EmbeddedAsset* FindEmbeddedAsset(std::string_view path) {
   for (size_t i = 0; i < kEmbeddedAssetCount; ++i) {
-    if (kEmbeddedAssets[i].path == path) return &kEmbeddedAssets[i];
+    if (kEmbeddedAssets[i].path == path)
+      return &kEmbeddedAssets[i];
   }
   return nullptr;
 }

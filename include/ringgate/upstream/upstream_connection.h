@@ -4,9 +4,9 @@
 //
 //   connecting -> [proxy tunnel] -> [TLS handshake] -> ready -> active -> idle -> active ...
 //
-// Receives are single-shot into the connection's own buffer (TLS wants to pull exactly what it
-// needs, and only a few upstream connections exist per core). One receive is kept armed in every
-// state after connect, so a close by the server is seen even while idle.
+// Receives are one multishot receive into the core's provided buffers, armed in every state
+// after connect, so a close by the server is seen even while idle and no receive is re-armed per
+// response. Bytes are parsed (plain) or copied into the TLS stream before the buffer goes back.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +41,7 @@ class UpstreamConnection final : public UpstreamExchange, private ResponseSink {
   // Runs an exchange on this idle, connected connection.
   void Reuse(bool head, uint64_t max_body_bytes, UpstreamHandler* handler);
 
-  void OnCompletion(int op, int result);
+  void OnCompletion(int op, int result, uint32_t cqe_flags);
   // Closes without calling the handler (pool shutdown calls FailExchange first).
   void Close();
   void FailExchange(UpstreamErrorKind kind, std::string message);
@@ -68,8 +68,9 @@ class UpstreamConnection final : public UpstreamExchange, private ResponseSink {
   void OnConnected();
   void StartTls();
   void StartRequest();
-  void ArmRecv(bool poll_first = false);
-  void OnRecv(int result);
+  void ArmRecv();
+  void StopReceiving();
+  void OnRecv(int result, uint32_t cqe_flags);
   void OnSend(int result);
   void HandleBytes(std::string_view bytes);
   void HandleProxyReply(std::string_view bytes);
@@ -102,7 +103,6 @@ class UpstreamConnection final : public UpstreamExchange, private ResponseSink {
   std::unique_ptr<TlsStream> tls_;
   ResponseParser parser_;
   OutputQueue out_;
-  std::string recv_buffer_;
   std::string plain_;        // decrypted or held-back bytes not yet parsed
   size_t plain_offset_ = 0;
 
