@@ -386,3 +386,34 @@ TEST(CorsTest, NotAPreflight) {
 
 }  // namespace
 }  // namespace ringgate
+
+namespace ringgate {
+namespace {
+
+// Passwords up to 64 bytes are compared against a zero-padded copy; longer ones by SHA-256.
+// Both paths must accept exactly the password.
+TEST(AuthTest, PaddedAndDigestComparisonsAcceptExactlyThePassword) {
+  for (size_t length : {1, 63, 64, 65, 200}) {
+    std::string password(length, 'p');
+    password.back() = 'z';
+    AccessPolicy policy = Policy(password);
+    EXPECT_EQ(Auth(policy, {.headers = {{"x-goog-api-key", password}}}), AuthOutcome::kOk)
+        << length;
+    std::string shorter = password.substr(0, length - 1);
+    if (!shorter.empty()) {
+      EXPECT_EQ(Auth(policy, {.headers = {{"x-goog-api-key", shorter}}}),
+                AuthOutcome::kWrongPassword)
+          << length;
+    }
+    EXPECT_EQ(Auth(policy, {.headers = {{"x-goog-api-key", password + "z"}}}),
+              AuthOutcome::kWrongPassword)
+        << length;
+    // A token that equals the password followed by NULs up to the pad must not match.
+    EXPECT_EQ(Auth(policy, {.headers = {{"x-goog-api-key", password + std::string(3, '\0')}}}),
+              AuthOutcome::kWrongPassword)
+        << length;
+  }
+}
+
+}  // namespace
+}  // namespace ringgate

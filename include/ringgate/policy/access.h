@@ -109,7 +109,9 @@ class AccessPolicy {
 
  private:
   AccessSettings settings_;
+  static constexpr size_t kPaddedPasswordBytes = 64;
   uint8_t password_digest_[32] = {};
+  uint8_t password_padded_[kPaddedPasswordBytes] = {};  // zero-padded, for passwords <= 64 bytes
   bool password_set_ = false;
   bool any_origin_ = false;
   std::vector<std::string> origins_;  // normalised: lower case, no trailing '/'
