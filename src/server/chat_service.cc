@@ -174,12 +174,14 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     path_ += mode_ == Mode::kRealStream ? ":streamGenerateContent?alt=sse" : ":generateContent";
     budget_.emplace(settings.max_retry_num);
     tried_ = ExcludeSet();
-    StartAttempt();
     uint32_t interval = 0;
     if (mode_ == Mode::kFakeStream) interval = settings.fake_streaming_interval_ms;
     if (mode_ == Mode::kKeepAlive) interval = settings.nonstream_keepalive_interval_ms;
     keepalive_interval_ms_ = interval;
+    // Armed before the first try: a request answered at once (no key to pick, every try failed
+    // synchronously) cancels it in Finish instead of leaving it to fire on a reused exchange.
     if (interval > 0) ScheduleKeepAlive();
+    StartAttempt();
   }
 
   // One try with the next key the pool gives; false when there is none (the answer is sent).
@@ -290,6 +292,8 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
       OnFailedAttempt(verdict, upstream_status_, OpenAiErrorFromGemini(upstream_status_, body_));
       return;
     }
+    // The throttle detector weighs 429s against every key that answered, successes included.
+    service_->OnVerdict(UpstreamVerdict{}, key_, chat_.upstream_model);
     service_->keys().RecordUsage(key_, service_->keys().InternModel(chat_.upstream_model), 0,
                                  WallMillis());
     switch (mode_) {
@@ -496,7 +500,19 @@ class ModelFetcher final : public UpstreamHandler {
   }
   void OnUpstreamComplete() override {
     if (status_ != 200) {
-      Fail("HTTP " + std::to_string(status_) + ": " + MaskApiKeys(body_.substr(0, 300)));
+      // A bad key (e.g. one that turned invalid) leaves the rotation everywhere and the next key
+      // lists the models; a transient error tries the next key too.
+      UpstreamVerdict verdict = ClassifyGeminiError(status_, body_, WallMillis());
+      if (verdict.kind == VerdictKind::kQuarantineKey) {
+        service_->OnVerdict(verdict, key_, "models.list");
+      }
+      std::string why =
+          "HTTP " + std::to_string(status_) + ": " + MaskApiKeys(body_.substr(0, 300));
+      if (verdict.retryable()) {
+        RetryOrFail(why);
+      } else {
+        Fail(why);
+      }
       return;
     }
     Status added = catalog_.AddPage(body_);
@@ -511,27 +527,43 @@ class ModelFetcher final : public UpstreamHandler {
     busy_ = false;
     service_->OnModelsFetched(catalog_);
   }
-  void OnUpstreamError(const UpstreamError& error) override { Fail(error.message); }
+  void OnUpstreamError(const UpstreamError& error) override { RetryOrFail(error.message); }
 
  private:
   void FetchPage(const std::string& token) {
+    tried_.Clear();
+    token_ = token;
+    FetchWithNextKey();
+  }
+  void FetchWithNextKey() {
     status_ = 0;
     body_.clear();
     path_ = "/v1beta/models?pageSize=1000";
-    if (!token.empty()) path_ += "&pageToken=" + token;
+    if (!token_.empty())
+      path_ += "&pageToken=" + token_;
     UpstreamRequest request;
     request.method = "GET";
     request.path = path_;
     KeyPoolShard& keys = service_->keys();
-    ExcludeSet none;
-    PickResult pick = keys.Pick("models.list", WallMillis(), none);
+    PickResult pick = keys.Pick("models.list", WallMillis(), tried_);
     if (!pick.ok()) {
       Fail("no usable key to list models with");
       return;
     }
+    tried_.Insert(pick.key);
+    key_ = pick.key;
     request.api_key = keys.key(pick.key);
     request.max_body_bytes = 16 << 20;
     service_->upstream().Start(request, this);
+  }
+  void RetryOrFail(const std::string& why) {
+    // Like a chat request: at most MAX_RETRY_NUM keys per page.
+    if (tried_.size() < service_->settings().max_retry_num) {
+      RG_LOG(kInfo, "model list: %s; trying another key", MaskApiKeys(why).c_str());
+      FetchWithNextKey();
+      return;
+    }
+    Fail(why);
   }
   void Fail(const std::string& why) {
     busy_ = false;
@@ -541,7 +573,10 @@ class ModelFetcher final : public UpstreamHandler {
   ChatService* service_;
   ModelCatalog catalog_;
   std::string path_;
+  std::string token_;
   std::string body_;
+  ExcludeSet tried_;
+  uint32_t key_ = 0;
   int status_ = 0;
   bool busy_ = false;
 };
@@ -658,7 +693,7 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
     responder.Send(model.status(), kJson, model.ErrorBody(), cors);
     return;
   }
-  if (!has_keys()) {
+  if (keys_.size() == 0) {  // none configured; every key quarantined is the pool's 503
     free_.push_back(exchange);
     responder.Send(503, kJson,
                    OpenAiError("no Gemini API key is configured (set GEMINI_API_KEYS)",
