@@ -336,6 +336,19 @@ const std::vector<OptionSpec>& Options() {
          c.search_prompt = StripQuotes(v);
          return Status::Ok();
        }},
+      {"max-retry-num", "MAX_RETRY_NUM", "N", "keys tried at most per request",
+       [](const Config& c) { return std::to_string(c.max_retry_num); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 1, 100'000, &c.max_retry_num, "a count");
+       }},
+      {"api-key-daily-limit", "API_KEY_DAILY_LIMIT", "N",
+       "successful calls per key per day before it is used only as a last resort (0: no limit)",
+       [](const Config& c) { return std::to_string(c.api_key_daily_limit); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 1'000'000'000, &c.api_key_daily_limit, "a count");
+       }},
+      StringOption("invalid-api-keys", "INVALID_API_KEYS", "KEY[,KEY]",
+                   "keys known to be invalid: never used", &Config::invalid_api_keys),
       StringOption("extra-models", "EXTRA_MODELS", "MODEL[,MODEL]", "models added to the list",
                    &Config::extra_models),
       StringOption("blocked-models", "BLOCKED_MODELS", "MODEL[,MODEL]", "models hidden and refused",

@@ -1,11 +1,14 @@
 #include "ringgate/server/chat_service.h"
 
 #include <simdjson.h>
+#include <sys/random.h>
 
 #include <cctype>
 #include <optional>
 
+#include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
+#include "ringgate/keys/retry_budget.h"
 #include "ringgate/http/response.h"
 #include "ringgate/json/json_writer.h"
 #include "ringgate/keys/key_list.h"
@@ -22,6 +25,13 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kEventStream = "text/event-stream";
 constexpr size_t kMaxUpstreamBodyBytes = 64ull << 20;
 constexpr size_t kMaxErrorBodyBytes = 1 << 20;
+constexpr uint64_t kUsageTickMs = 250;
+
+uint64_t RandomSeed() {
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = MonotonicMicros();
+  return seed;
+}
 
 // {"error":{"message":...,"type":...,"param":null,"code":...}}
 std::string OpenAiError(std::string_view message, std::string_view type, std::string_view code,
@@ -92,8 +102,8 @@ std::string MaskApiKeys(std::string_view text) { return MaskApiKeysInText(text);
 
 ChatSettings ChatSettingsFromConfig(const Config& config) {
   ChatSettings s;
-  std::vector<std::string> keys = ParseHajimiList(config.gemini_api_keys);
-  if (!keys.empty()) s.api_key = keys.front();
+  s.max_retry_num = config.max_retry_num;
+  s.api_key_daily_limit = config.api_key_daily_limit;
   s.fake_streaming = config.fake_streaming;
   s.fake_streaming_interval_ms = config.fake_streaming_interval_ms;
   s.nonstream_keepalive = config.nonstream_keepalive_enabled;
@@ -123,6 +133,7 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
   void Begin(AsyncResponder* client, Mode mode, std::string cors) {
     client_ = client;
     mode_ = mode;
+    retry_after_.clear();
     cors_ = std::move(cors);
     upstream_status_ = 0;
     body_.clear();
@@ -140,18 +151,89 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     path_ = "/v1beta/models/";
     path_ += chat_.upstream_model;
     path_ += mode_ == Mode::kRealStream ? ":streamGenerateContent?alt=sse" : ":generateContent";
-    UpstreamRequest request;
-    request.path = path_;
-    request.api_key = settings.api_key;
-    request.body = chat_.gemini_body;
-    request.max_body_bytes =
-        mode_ == Mode::kRealStream ? ResponseParser::kNoBodyLimit : kMaxUpstreamBodyBytes;
-    upstream_ = service_->upstream().Start(request, this);
+    budget_.emplace(settings.max_retry_num);
+    tried_ = ExcludeSet();
     uint32_t interval = 0;
     if (mode_ == Mode::kFakeStream) interval = settings.fake_streaming_interval_ms;
     if (mode_ == Mode::kKeepAlive) interval = settings.nonstream_keepalive_interval_ms;
     keepalive_interval_ms_ = interval;
+    // Armed before the first try: a request answered at once (no key to pick, every try failed
+    // synchronously) cancels it in Finish instead of leaving it to fire on a reused exchange.
     if (interval > 0) ScheduleKeepAlive();
+    StartAttempt();
+  }
+
+  // One try with the next key the pool gives; false when there is none (the answer is sent).
+  bool StartAttempt() {
+    KeyPoolShard& keys = service_->keys();
+    int64_t now = WallMillis();
+    PickResult pick = keys.Pick(chat_.upstream_model, now, tried_);
+    if (!pick.ok()) {
+      budget_->RecordPickFailure(pick, now);
+      RespondFinal();
+      return false;
+    }
+    if (!budget_->BeginAttempt(pick.key)) {
+      RespondFinal();
+      return false;
+    }
+    tried_.Insert(pick.key);
+    key_ = pick.key;
+    upstream_status_ = 0;
+    body_.clear();
+    UpstreamRequest request;
+    request.path = path_;
+    request.api_key = keys.key(pick.key);
+    request.body = chat_.gemini_body;
+    request.max_body_bytes =
+        mode_ == Mode::kRealStream ? ResponseParser::kNoBodyLimit : kMaxUpstreamBodyBytes;
+    upstream_ = service_->upstream().Start(request, this);
+    return true;
+  }
+
+  // A failed try: learn from it, then try the next key while the answer is still ours to give.
+  void OnFailedAttempt(const UpstreamVerdict& verdict, int status, std::string client_body) {
+    service_->OnVerdict(verdict, key_, chat_.upstream_model);
+    budget_->RecordOutcome(verdict);
+    if (verdict.kind == VerdictKind::kClientError) {
+      RespondError(status, std::move(client_body));
+      return;
+    }
+    if (!budget_->done() && client_ != nullptr) {
+      StartAttempt();
+      return;
+    }
+    RespondFinal();
+  }
+
+  void RespondFinal() {
+    FinalError final = budget_->Final(WallMillis());
+    if (final.retry_after_ms > 0) {
+      retry_after_ = "Retry-After: " + std::to_string((final.retry_after_ms + 999) / 1000) + "\r\n";
+    }
+    std::string_view code = final.http_status == 429 ? "rate_limit_exceeded" : "upstream_unavailable";
+    RespondError(final.http_status,
+                 OpenAiError(final.message, ErrorTypeForStatus(final.http_status), code));
+  }
+
+  static TransportFailure TransportFailureFor(UpstreamErrorKind kind) {
+    switch (kind) {
+      case UpstreamErrorKind::kConnectTimeout:
+        return TransportFailure::kConnectTimeout;
+      case UpstreamErrorKind::kTlsVerify:
+      case UpstreamErrorKind::kTlsHandshake:
+      case UpstreamErrorKind::kTlsTimeout:
+        return TransportFailure::kTlsFailed;
+      case UpstreamErrorKind::kFirstByteTimeout:
+      case UpstreamErrorKind::kIdleTimeout:
+        return TransportFailure::kTimeout;
+      case UpstreamErrorKind::kReset:
+        return TransportFailure::kConnectionReset;
+      case UpstreamErrorKind::kProtocol:
+        return TransportFailure::kMalformed;
+      default:
+        return TransportFailure::kConnectFailed;
+    }
   }
 
   // ---- UpstreamHandler ----
@@ -185,9 +267,14 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
   void OnUpstreamComplete() override {
     upstream_ = nullptr;
     if (upstream_status_ != 200) {
-      RespondError(upstream_status_, OpenAiErrorFromGemini(upstream_status_, body_));
+      UpstreamVerdict verdict = ClassifyGeminiError(upstream_status_, body_, WallMillis());
+      OnFailedAttempt(verdict, upstream_status_, OpenAiErrorFromGemini(upstream_status_, body_));
       return;
     }
+    // The throttle detector weighs 429s against every key that answered, successes included.
+    service_->OnVerdict(UpstreamVerdict{}, key_, chat_.upstream_model);
+    service_->keys().RecordUsage(key_, service_->keys().InternModel(chat_.upstream_model), 0,
+                                 WallMillis());
     switch (mode_) {
       case Mode::kRealStream:
         if (!head_sent_) StartClientStream();
@@ -216,8 +303,16 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     RG_LOG(kWarning, "upstream %s: %s", UpstreamErrorName(error.kind),
            MaskApiKeys(error.message).c_str());
     int status = StatusForUpstreamError(error.kind);
-    RespondError(status, OpenAiError(MaskApiKeys(error.message), ErrorTypeForStatus(status),
-                                     std::string("upstream_") + UpstreamErrorName(error.kind)));
+    std::string body = OpenAiError(MaskApiKeys(error.message), ErrorTypeForStatus(status),
+                                   std::string("upstream_") + UpstreamErrorName(error.kind));
+    if (error.response_started && mode_ == Mode::kRealStream && head_sent_) {
+      // Part of the answer is already with the client: no other key can take over.
+      RespondError(status, std::move(body));
+      return;
+    }
+    UpstreamVerdict verdict = ClassifyTransportError(TransportFailureFor(error.kind));
+    last_transport_status_ = status;
+    OnFailedAttempt(verdict, status, std::move(body));
   }
 
   // ---- ResponseObserver ----
@@ -311,7 +406,8 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
       return;
     }
     if (!head_sent_) {
-      client_->Send(status, kJson, body, cors_);
+      std::string headers = cors_ + retry_after_;
+      client_->Send(status, kJson, body, headers);
     } else if (mode_ == Mode::kKeepAlive) {
       client_->WriteChunk(body);
       client_->EndStream();
@@ -348,6 +444,11 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
   std::string body_;
   std::string error_body_;
   std::string answer_;
+  std::string retry_after_;
+  std::optional<RetryBudget> budget_;
+  ExcludeSet tried_;
+  uint32_t key_ = 0;
+  int last_transport_status_ = 0;
   std::optional<StreamTranscoder> transcoder_;
   SseFramer framer_;
   Timer keepalive_timer_;
@@ -378,7 +479,19 @@ class ModelFetcher final : public UpstreamHandler {
   }
   void OnUpstreamComplete() override {
     if (status_ != 200) {
-      Fail("HTTP " + std::to_string(status_) + ": " + MaskApiKeys(body_.substr(0, 300)));
+      // A bad key (e.g. one that turned invalid) leaves the rotation everywhere and the next key
+      // lists the models; a transient error tries the next key too.
+      UpstreamVerdict verdict = ClassifyGeminiError(status_, body_, WallMillis());
+      if (verdict.kind == VerdictKind::kQuarantineKey) {
+        service_->OnVerdict(verdict, key_, "models.list");
+      }
+      std::string why =
+          "HTTP " + std::to_string(status_) + ": " + MaskApiKeys(body_.substr(0, 300));
+      if (verdict.retryable()) {
+        RetryOrFail(why);
+      } else {
+        Fail(why);
+      }
       return;
     }
     Status added = catalog_.AddPage(body_);
@@ -393,20 +506,43 @@ class ModelFetcher final : public UpstreamHandler {
     busy_ = false;
     service_->OnModelsFetched(catalog_);
   }
-  void OnUpstreamError(const UpstreamError& error) override { Fail(error.message); }
+  void OnUpstreamError(const UpstreamError& error) override { RetryOrFail(error.message); }
 
  private:
   void FetchPage(const std::string& token) {
+    tried_.Clear();
+    token_ = token;
+    FetchWithNextKey();
+  }
+  void FetchWithNextKey() {
     status_ = 0;
     body_.clear();
     path_ = "/v1beta/models?pageSize=1000";
-    if (!token.empty()) path_ += "&pageToken=" + token;
+    if (!token_.empty())
+      path_ += "&pageToken=" + token_;
     UpstreamRequest request;
     request.method = "GET";
     request.path = path_;
-    request.api_key = service_->settings().api_key;
+    KeyPoolShard& keys = service_->keys();
+    PickResult pick = keys.Pick("models.list", WallMillis(), tried_);
+    if (!pick.ok()) {
+      Fail("no usable key to list models with");
+      return;
+    }
+    tried_.Insert(pick.key);
+    key_ = pick.key;
+    request.api_key = keys.key(pick.key);
     request.max_body_bytes = 16 << 20;
     service_->upstream().Start(request, this);
+  }
+  void RetryOrFail(const std::string& why) {
+    // Like a chat request: at most MAX_RETRY_NUM keys per page.
+    if (tried_.size() < service_->settings().max_retry_num) {
+      RG_LOG(kInfo, "model list: %s; trying another key", MaskApiKeys(why).c_str());
+      FetchWithNextKey();
+      return;
+    }
+    Fail(why);
   }
   void Fail(const std::string& why) {
     busy_ = false;
@@ -416,7 +552,10 @@ class ModelFetcher final : public UpstreamHandler {
   ChatService* service_;
   ModelCatalog catalog_;
   std::string path_;
+  std::string token_;
   std::string body_;
+  ExcludeSet tried_;
+  uint32_t key_ = 0;
   int status_ = 0;
   bool busy_ = false;
 };
@@ -430,7 +569,15 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
       access_(AccessSettings{StripDoubleQuotes(config.password),
                              ParseHajimiList(config.whitelist_user_agent),
                              ParseHajimiList(config.allowed_origins)}),
-      fetcher_(std::make_unique<ModelFetcher>(this)) {
+      fetcher_(std::make_unique<ModelFetcher>(this)),
+      keys_(KeyPoolOptions{static_cast<int64_t>(config.api_key_daily_limit)},
+            RandomSeed() ^ static_cast<uint64_t>(shard.index()), WallMillis()) {
+  const UpstreamShared& shared = shard.upstream_shared();
+  // Invalid keys first, quarantined: a key listed in both stays out of rotation.
+  if (shared.invalid_keys != nullptr) keys_.AddKeys(*shared.invalid_keys, /*quarantined=*/true);
+  if (shared.api_keys != nullptr) keys_.AddKeys(*shared.api_keys);
+  usage_timer_.set_callback(
+      [](Timer*, void* self) { static_cast<ChatService*>(self)->OnUsageTimer(); }, this);
   list_settings_.search_mode = config.search_mode;
   list_settings_.extra_models = ParseHajimiList(config.extra_models);
   list_settings_.blocked_models = ParseHajimiList(config.blocked_models);
@@ -460,7 +607,8 @@ void ChatService::InstallRoutes(Router& router) {
 }
 
 void ChatService::Start() {
-  if (!settings_.api_key.empty()) fetcher_->Fetch();
+  if (has_keys()) fetcher_->Fetch();
+  shard_.timers().Schedule(&usage_timer_, shard_.now_ms() + kUsageTickMs);
 }
 
 void ChatService::OnModelsFetched(ModelCatalog catalog) {
@@ -524,7 +672,7 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
     responder.Send(model.status(), kJson, model.ErrorBody(), cors);
     return;
   }
-  if (settings_.api_key.empty()) {
+  if (keys_.size() == 0) {  // none configured; every key quarantined is the pool's 503
     free_.push_back(exchange);
     responder.Send(503, kJson,
                    OpenAiError("no Gemini API key is configured (set GEMINI_API_KEYS)",
@@ -542,6 +690,59 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   }
   AsyncResponder* client = responder.Defer(exchange);
   exchange->Begin(client, mode, std::move(cors));
+}
+
+void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key,
+                            std::string_view model) {
+  int64_t now = WallMillis();
+  if (std::optional<HealthEvent> event = HealthEventFor(verdict, key, model)) {
+    PublishHealth(*event);
+  }
+  if (std::optional<int64_t> until = throttle_.Record(key, verdict, now)) {
+    RG_LOG(kWarning, "core %d: many keys answer 429 at once: Google is limiting this server; "
+           "pausing upstream calls for %lld s", shard_.index(),
+           static_cast<long long>((*until - now) / 1000));
+    PublishHealth(HealthEvent::Throttle(*until));
+  }
+}
+
+namespace {
+
+class HealthMessage final : public CoreMessage {
+ public:
+  explicit HealthMessage(const HealthEvent& event) : event_(event) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr) shard.chat()->ApplyRemoteHealth(event_);
+  }
+
+ private:
+  HealthEvent event_;
+};
+
+}  // namespace
+
+void ChatService::PublishHealth(const HealthEvent& event) {
+  keys_.Apply(event);
+  for (int core = 0; core < shard_.core_count(); ++core) {
+    if (core != shard_.index()) shard_.Post(core, std::make_unique<HealthMessage>(event));
+  }
+}
+
+// Usage deltas go to the other cores a few times a second (daily counts are global within that
+// lag), and the daily reset is noticed here.
+void ChatService::OnUsageTimer() {
+  int64_t now = WallMillis();
+  keys_.MaybeDailyReset(now);
+  if (keys_.UsagePublishDue(now)) {
+    usage_events_.clear();
+    keys_.TakeUsageEvents(now, &usage_events_);
+    for (const HealthEvent& event : usage_events_) {
+      for (int core = 0; core < shard_.core_count(); ++core) {
+        if (core != shard_.index()) shard_.Post(core, std::make_unique<HealthMessage>(event));
+      }
+    }
+  }
+  shard_.timers().Schedule(&usage_timer_, shard_.now_ms() + kUsageTickMs);
 }
 
 ChatExchange* ChatService::Acquire() {

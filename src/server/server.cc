@@ -5,9 +5,12 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <future>
 
 #include "ringgate/common/log.h"
+#include "ringgate/keys/key_list.h"
 #include "ringgate/server/op.h"
 #include "ringgate/server/shard.h"
 
@@ -74,11 +77,22 @@ Status Server::Start() {
   resolver_ = std::make_unique<Resolver>();
   const Url& target = upstream_settings_->proxy ? *upstream_settings_->proxy
                                                 : upstream_settings_->base;
-  bool has_keys = config_.gemini_api_keys.find_first_not_of(" ,") != std::string::npos;
+  // HAJIMI's rule: keys are what matches AIzaSy[A-Za-z0-9_-]{33} in GEMINI_API_KEYS, then in
+  // GEMINI_API_KEYS_1.._98 until the first missing one.
+  api_keys_ = ExtractApiKeys([this](std::string_view name) -> std::optional<std::string> {
+    if (name == "GEMINI_API_KEYS") return config_.gemini_api_keys;
+    const char* value = getenv(std::string(name).c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  });
+  invalid_keys_ = ParseKeyList(config_.invalid_api_keys);
+  if (!config_.gemini_api_keys.empty() && api_keys_.empty()) {
+    RG_LOG(kWarning, "GEMINI_API_KEYS holds no key of the form AIzaSy + 33 characters");
+  }
+  bool has_keys = !api_keys_.empty();
   if (has_keys || Resolver::IsNumeric(target.host)) resolver_->Watch(target.host, target.port);
   resolver_->Start();
   UpstreamShared shared{upstream_settings_.get(), resolver_.get(), upstream_tls_.get(),
-                        server_tls_.get()};
+                        server_tls_.get(), &api_keys_, &invalid_keys_};
 
   std::vector<std::promise<Status>> ready(threads);
   for (int i = 0; i < threads; ++i) {

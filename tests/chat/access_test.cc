@@ -180,8 +180,8 @@ TEST_F(AccessTest, ClientPasswordAndHeadersAreNotForwarded) {
   EXPECT_EQ(response.status, 200) << response;
   std::vector<RecordedRequest> sent = gateway().Requests("generateContent");
   ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].key, kApiKey);
-  EXPECT_EQ(sent[0].headers["x-goog-api-key"], kApiKey);
+  EXPECT_TRUE(gateway().IsGatewayKey(sent[0].key)) << sent[0].key;
+  EXPECT_EQ(sent[0].headers["x-goog-api-key"], sent[0].key);
   EXPECT_EQ(sent[0].headers.count("authorization"), 0u);
   EXPECT_EQ(sent[0].headers.count("x-fake-script"), 0u);
   EXPECT_EQ(sent[0].headers.count("cookie"), 0u);
@@ -354,11 +354,34 @@ TEST_F(PolicyTest, AnswersAndErrorsCarryCorsHeadersForAllowedOrigins) {
       gateway().Call(PostRequest("/v1/chat/completions", SimpleChat("gpt-4"), ok_headers));
   EXPECT_EQ(unknown_model.status, 404);
   expect_cors(unknown_model, "404");
-  gateway().Script("status=429");
+  // Gemini's client error, passed through.
+  gateway().Script("status=400");
   HttpResponse upstream_error =
       gateway().Call(PostRequest("/v1/chat/completions", SimpleChat(), ok_headers));
-  EXPECT_EQ(upstream_error.status, 429);
-  expect_cors(upstream_error, "upstream 429");
+  EXPECT_EQ(upstream_error.status, 400);
+  expect_cors(upstream_error, "upstream 400");
+  // Every key failed (503 blames no key): the final error, built by ringgate.
+  gateway().Script("status=503");
+  HttpResponse all_failed =
+      gateway().Call(PostRequest("/v1/chat/completions", SimpleChat(), ok_headers));
+  EXPECT_EQ(all_failed.status, 503);
+  expect_cors(all_failed, "all keys 503");
+}
+
+// Every key over its quota: 429 with Retry-After next to the CORS headers. A gateway of its own:
+// its keys rest afterwards.
+TEST(PolicyQuotaTest, QuotaErrorCarriesRetryAfterAndCorsHeaders) {
+  auto gateway = StartGateway(PolicyConfig::Options());
+  ASSERT_NE(gateway, nullptr);
+  gateway->Script("status=429_minute;retry_delay=20s");
+  HttpResponse response = gateway->Call(
+      PostRequest("/v1/chat/completions", SimpleChat(),
+                  Bearer(kPassword) + Ua("curl/8.5.0") + "Origin: " + kOrigin + "\r\n"));
+  EXPECT_EQ(response.status, 429) << response;
+  EXPECT_EQ(response.Header("retry-after").value_or(""), "20") << response;
+  EXPECT_EQ(response.Header("access-control-allow-origin").value_or(""), kOrigin) << response;
+  EXPECT_EQ(response.Header("access-control-allow-credentials").value_or(""), "true");
+  EXPECT_EQ(ParseJson(response.body)->Str("/error/code"), "rate_limit_exceeded") << response.body;
 }
 
 TEST_F(PolicyTest, OtherOriginsGetNoCorsHeadersButAreServed) {

@@ -34,6 +34,9 @@ constexpr const char* kChatEnvNames[] = {
     "UPSTREAM_IDLE_TIMEOUT",
     "UPSTREAM_MAX_IDLE",
     "UPSTREAM_IDLE_AGE",
+    "INVALID_API_KEYS",
+    "MAX_RETRY_NUM",
+    "API_KEY_DAILY_LIMIT",
 };
 
 // $RINGGATE_BINARY as meson set it, remembered before the first switch to the fake.
@@ -47,7 +50,40 @@ std::string FakePath() {
   return fake != nullptr ? fake : "";
 }
 
+std::string_view EnvName(std::string_view entry) {
+  return entry.substr(0, entry.find('='));
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+std::string TestKey(int i) {
+  std::string key = kApiKey;
+  key[13] = static_cast<char>('0' + (i / 10) % 10);
+  key[14] = static_cast<char>('0' + i % 10);
+  return key;
+}
+
+std::string TestKeyList(int first, int last) {
+  std::string out;
+  for (int i = first; i <= last; ++i) {
+    if (!out.empty())
+      out += ',';
+    out += TestKey(i);
+  }
+  return out;
+}
+
+int TestKeyIndex(std::string_view key) {
+  if (key.size() != 39 || key.substr(0, 13) != kTestKeyPrefix)
+    return 0;
+  if (key[13] < '0' || key[13] > '9' || key[14] < '0' || key[14] > '9')
+    return 0;
+  int i = (key[13] - '0') * 10 + (key[14] - '0');
+  return i > 0 && key == TestKey(i) ? i : 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Json
@@ -186,6 +222,8 @@ std::vector<std::string> SseData(std::string_view body) {
 ::testing::AssertionResult Gateway::Start(const GatewayOptions& options) {
   for (const char* name : kChatEnvNames)
     unsetenv(name);
+  for (int i = 1; i <= 99; ++i)
+    unsetenv(("GEMINI_API_KEYS_" + std::to_string(i)).c_str());
   const std::string& ringgate_path = RinggatePath();
   if (ringgate_path.empty())
     return ::testing::AssertionFailure() << "RINGGATE_BINARY is not set";
@@ -205,9 +243,21 @@ std::vector<std::string> SseData(std::string_view body) {
   }
   setenv("RINGGATE_BINARY", ringgate_path.c_str(), 1);
   ServerOptions rg_options;
-  rg_options.env = {"THREADS=1", "GEMINI_BASE_URL=" + base_url};
-  if (options.with_key)
-    rg_options.env.push_back(std::string("GEMINI_API_KEYS=") + kApiKey);
+  keys_.clear();
+  for (int i = 1; i <= options.keys; ++i)
+    keys_.push_back(TestKey(i));
+  std::vector<std::string> base = {"THREADS=" + std::to_string(options.threads),
+                                   "GEMINI_BASE_URL=" + base_url};
+  if (options.keys > 0)
+    base.push_back("GEMINI_API_KEYS=" + TestKeyList(1, options.keys));
+  // The first of two same-named entries wins in the child: options.env replaces the base.
+  for (const std::string& entry : base) {
+    bool replaced = false;
+    for (const std::string& own : options.env)
+      replaced |= EnvName(own) == EnvName(entry);
+    if (!replaced)
+      rg_options.env.push_back(entry);
+  }
   for (const std::string& entry : options.env)
     rg_options.env.push_back(entry);
   ::testing::AssertionResult started = ringgate_.Start(rg_options);
@@ -242,6 +292,14 @@ void Gateway::Stop() {
     ringgate_.Stop();
   if (fake_.running())
     fake_.Stop();
+}
+
+bool Gateway::IsGatewayKey(std::string_view key) const {
+  for (const std::string& k : keys_) {
+    if (k == key)
+      return true;
+  }
+  return false;
 }
 
 HttpResponse Gateway::Call(const std::string& request, Millis timeout) {
@@ -279,6 +337,20 @@ void Gateway::Script(std::string_view script) {
 
 void Gateway::Keys(std::string_view json) {
   HttpResponse response = FakeCall(PostRequest("/_fake/keys", json));
+  EXPECT_EQ(response.status, 200) << response.body;
+}
+
+void Gateway::KeyState(std::string_view key, std::string_view state, std::string_view model) {
+  std::string json =
+      R"({"key":")" + std::string(key) + R"(","state":")" + std::string(state) + "\"";
+  if (!model.empty())
+    json += R"(,"model":")" + std::string(model) + "\"";
+  json += "}";
+  Keys(json);
+}
+
+void Gateway::ClearRequests() {
+  HttpResponse response = FakeCall("DELETE /_fake/requests HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_EQ(response.status, 200) << response.body;
 }
 
@@ -332,6 +404,17 @@ std::vector<RecordedRequest> Gateway::Requests(std::string_view api_method) {
 std::unique_ptr<Json> Gateway::Stats() {
   HttpResponse response = FakeCall(GetRequest("/_fake/stats"));
   return ParseJson(response.body);
+}
+
+std::unique_ptr<Gateway> StartGateway(const GatewayOptions& options) {
+  auto gateway = std::make_unique<Gateway>();
+  ::testing::AssertionResult started = gateway->Start(options);
+  if (!started) {
+    ADD_FAILURE() << "gateway start failed: " << started.message();
+    gateway->Stop();
+    return nullptr;
+  }
+  return gateway;
 }
 
 // ---------------------------------------------------------------------------------------------

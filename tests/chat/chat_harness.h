@@ -23,9 +23,19 @@
 
 namespace ringgate::testing {
 
-// A Gemini-shaped key (39 characters) for GEMINI_API_KEYS.
+// A Gemini-shaped key (39 characters) for GEMINI_API_KEYS: TestKey(1).
 inline constexpr char kApiKey[] = "AIzaSyFAKEkey0123456789abcdefghijklmnop";
 static_assert(sizeof(kApiKey) - 1 == 39);
+// What every TestKey starts with; an answer that contains it leaks a whole key (ringgate masks
+// keys as "AIzaSyFA...").
+inline constexpr char kTestKeyPrefix[] = "AIzaSyFAKEkey";
+// The i-th test key, 1 <= i <= 99: kApiKey with its digits "01" replaced by i (two digits), so
+// TestKey(1) == kApiKey and every key matches AIzaSy[A-Za-z0-9_-]{33}.
+std::string TestKey(int i);
+// "TestKey(first),...,TestKey(last)".
+std::string TestKeyList(int first, int last);
+// The TestKey number of a key as the fake recorded it, or 0 when it is none.
+int TestKeyIndex(std::string_view key);
 // ringgate's default PASSWORD.
 inline constexpr char kDefaultPassword[] = "123";
 inline constexpr char kModel[] = "gemini-2.5-flash";
@@ -84,14 +94,18 @@ struct RecordedRequest {
 };
 
 struct GatewayOptions {
-  // ringgate's environment, on top of THREADS=1, GEMINI_BASE_URL (the fake) and GEMINI_API_KEYS.
+  // ringgate's environment, on top of THREADS, GEMINI_BASE_URL (the fake) and GEMINI_API_KEYS; an
+  // entry replaces those of the same name.
   std::vector<std::string> env;
+  // ringgate's THREADS.
+  int threads = 1;
   std::vector<std::string> fake_args;
   // Start a fake-gemini and point GEMINI_BASE_URL at it; otherwise `base_url` is used.
   bool start_fake = true;
   std::string base_url;
-  // Set GEMINI_API_KEYS=kApiKey.
-  bool with_key = true;
+  // GEMINI_API_KEYS=TestKey(1),...,TestKey(keys) (kApiKey first); 0: no GEMINI_API_KEYS. Several
+  // keys by default: a failed try is retried with another key, as in production.
+  int keys = 3;
   // What the startup wait sends to /v1/models.
   std::string password = kDefaultPassword;
   std::string user_agent;
@@ -106,6 +120,9 @@ class Gateway {
   void Stop();
 
   uint16_t port() const { return ringgate_.port(); }
+  // GEMINI_API_KEYS as started (TestKey(1..keys)).
+  const std::vector<std::string>& keys() const { return keys_; }
+  bool IsGatewayKey(std::string_view key) const;
   uint16_t fake_port() const { return fake_.port(); }
   ServerProcess& ringgate() { return ringgate_; }
   ServerProcess& fake() { return fake_; }
@@ -126,6 +143,11 @@ class Gateway {
   void Script(std::string_view script);
   // POST /_fake/keys with a JSON object.
   void Keys(std::string_view json);
+  // The fake's state of one key ("valid", "invalid", "minute_quota", ...), for every model or,
+  // with `model`, for that model only.
+  void KeyState(std::string_view key, std::string_view state, std::string_view model = "");
+  // DELETE /_fake/requests.
+  void ClearRequests();
   std::vector<RecordedRequest> Requests();
   // The recorded requests with this api_method ("generateContent", "streamGenerateContent").
   std::vector<RecordedRequest> Requests(std::string_view api_method);
@@ -135,7 +157,12 @@ class Gateway {
  private:
   ServerProcess fake_;
   ServerProcess ringgate_;
+  std::vector<std::string> keys_;
 };
+
+// A fresh fake + ringgate for a test that rests or quarantines keys (a shared gateway would carry
+// that state into the next test); null after an ADD_FAILURE when it could not start.
+std::unique_ptr<Gateway> StartGateway(const GatewayOptions& options);
 
 // A minimal HTTP/1.1 server on 127.0.0.1 that answers every request with a canned response chosen
 // by the first registered substring of the request target, then closes the connection.

@@ -1,7 +1,9 @@
 // Non-stream answers end to end: the exact OpenAI chat.completion shape from fake-gemini's
-// scripted answers (text, thoughts, function calls, finish reasons, usage), upstream errors with
-// their real status and masked keys, unreadable upstream answers, several candidates (from a
-// canned upstream), and the newline keep-alive of NONSTREAM_KEEPALIVE_ENABLED.
+// scripted answers (text, thoughts, function calls, finish reasons, usage), upstream errors (a
+// client error with its real status, a failed try retried with another key, every key failing:
+// the most telling status, Retry-After, masked keys), unreadable upstream answers, several
+// candidates (from a canned upstream), and the newline keep-alive of NONSTREAM_KEEPALIVE_ENABLED.
+#include <algorithm>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -37,8 +39,19 @@ void ExpectUpstreamError(const HttpResponse& response, int status, std::string_v
   EXPECT_EQ(json->Str("/error/code"), code) << response.body;
   EXPECT_TRUE(json->IsString("/error/type")) << response.body;
   EXPECT_NE(json->Str("/error/message").find(message_part), std::string::npos) << response.body;
-  EXPECT_EQ(response.body.find(kApiKey), std::string::npos) << "unmasked key: " << response.body;
-  EXPECT_EQ(response.head.find(kApiKey), std::string::npos) << response.head;
+  EXPECT_EQ(response.body.find(kTestKeyPrefix), std::string::npos)
+      << "unmasked key: " << response.body;
+  EXPECT_EQ(response.head.find(kTestKeyPrefix), std::string::npos) << response.head;
+}
+
+// The number of distinct keys among these requests.
+size_t DistinctKeys(const std::vector<RecordedRequest>& sent) {
+  std::vector<std::string> keys;
+  for (const RecordedRequest& r : sent) {
+    if (std::find(keys.begin(), keys.end(), r.key) == keys.end())
+      keys.push_back(r.key);
+  }
+  return keys.size();
 }
 
 TEST_F(CompletionTest, TextAnswerHasTheExactOpenAiShape) {
@@ -155,38 +168,131 @@ TEST_F(CompletionTest, EmptyCandidatesGiveAnEmptyAnswer) {
   }
 }
 
-TEST_F(CompletionTest, UpstreamErrorsKeepTheirStatusWithAnOpenAiBody) {
+// Gemini's errors about the request itself come back at once with their status and an OpenAI
+// body: no other key is tried.
+TEST_F(CompletionTest, ClientErrorsKeepTheirStatusWithAnOpenAiBody) {
   struct Case {
     const char* script;
     int status;
     const char* code;
     const char* message_part;
   };
-  for (const Case& c :
-       {Case{"status=400_key", 400, "invalid_argument", "API key not valid"},
-        Case{"status=403_suspended", 403, "permission_denied", "has been suspended"},
-        Case{"status=429_minute", 429, "resource_exhausted", "quota"},
-        Case{"status=429_day", 429, "resource_exhausted", "quota"},
-        Case{"status=500", 500, "internal", "internal error"},
-        Case{"status=503", 503, "unavailable", "overloaded"},
-        Case{"status=504", 504, "deadline_exceeded", "Deadline"}}) {
+  for (const Case& c : {Case{"status=400", 400, "invalid_argument", "invalid argument"},
+                        Case{"status=404", 404, "not_found", "is not found"}}) {
     SCOPED_TRACE(c.script);
+    gateway().ClearRequests();
     gateway().Script(c.script);
-    ExpectUpstreamError(gateway().Chat(SimpleChat()), c.status, c.code, c.message_part);
+    HttpResponse response = gateway().Chat(SimpleChat());
+    ExpectUpstreamError(response, c.status, c.code, c.message_part);
+    EXPECT_FALSE(response.HasHeader("retry-after")) << response;
+    EXPECT_EQ(gateway().Requests("generateContent").size(), 1u) << "a client error is not retried";
   }
 }
 
-TEST_F(CompletionTest, KeyStatesUpstreamComeBackMasked) {
+// One failed try is invisible to the client: the next key answers. Each case has a gateway of its
+// own (a rejected key stays out, a 429 rests the key).
+TEST(CompletionRetryTest, OneFailedTryIsRetriedWithAnotherKey) {
+  for (const char* script :
+       {"status=400_key", "status=403_suspended", "status=429_minute", "status=429_day",
+        "status=500", "status=503", "status=504", "cut_after=0"}) {
+    SCOPED_TRACE(script);
+    auto gateway = StartGateway(PlainConfig::Options());
+    ASSERT_NE(gateway, nullptr);
+    gateway->Script(std::string(script) + ";times=1");
+    HttpResponse response = gateway->Chat(SimpleChat());
+    auto json = Completion(response);
+    EXPECT_EQ(json->Str("/object"), "chat.completion") << response.body;
+    EXPECT_FALSE(json->Str("/choices/0/message/content").empty()) << response.body;
+    std::vector<RecordedRequest> sent = gateway->Requests("generateContent");
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_EQ(DistinctKeys(sent), 2u) << "the second try uses another key";
+  }
+}
+
+// Every key failed: the most telling status (RetryBudget::Final), an OpenAI body whose message
+// names the tries and the last upstream error with keys masked, Retry-After for quota.
+TEST(CompletionRetryTest, EveryKeyFailingGivesTheMostTellingStatus) {
+  struct Case {
+    const char* script;
+    int status;
+    const char* code;
+    const char* message_part;
+    const char* retry_after;  // nullptr: no Retry-After
+  };
+  for (const Case& c :
+       {Case{"status=429_minute;retry_delay=20s", 429, "rate_limit_exceeded", "quota", "20"},
+        Case{"status=400_key", 503, "upstream_unavailable", "API key not valid", nullptr},
+        Case{"status=403_suspended", 503, "upstream_unavailable", "has been suspended", nullptr},
+        Case{"status=500", 502, "upstream_unavailable", "internal error", nullptr},
+        Case{"status=503", 503, "upstream_unavailable", "overloaded", nullptr},
+        Case{"status=504", 504, "upstream_unavailable", "Deadline", nullptr}}) {
+    SCOPED_TRACE(c.script);
+    auto gateway = StartGateway(PlainConfig::Options());
+    ASSERT_NE(gateway, nullptr);
+    gateway->Script(c.script);
+    HttpResponse response = gateway->Chat(SimpleChat());
+    ExpectUpstreamError(response, c.status, c.code, c.message_part);
+    auto json = ParseJson(response.body);
+    EXPECT_NE(json->Str("/error/message").find("all 3 upstream attempts failed"), std::string::npos)
+        << response.body;
+    if (c.retry_after != nullptr) {
+      EXPECT_EQ(response.Header("retry-after").value_or(""), c.retry_after) << response;
+    } else {
+      EXPECT_FALSE(response.HasHeader("retry-after")) << response;
+    }
+    std::vector<RecordedRequest> sent = gateway->Requests("generateContent");
+    EXPECT_EQ(sent.size(), 3u);
+    EXPECT_EQ(DistinctKeys(sent), 3u) << "each key once";
+  }
+  // Per-day quota: Retry-After runs to the daily reset.
+  auto gateway = StartGateway(PlainConfig::Options());
+  ASSERT_NE(gateway, nullptr);
+  gateway->Script("status=429_day");
+  HttpResponse response = gateway->Chat(SimpleChat());
+  ExpectUpstreamError(response, 429, "rate_limit_exceeded", "quota");
+  int retry_after = atoi(response.Header("retry-after").value_or("0").c_str());
+  EXPECT_GT(retry_after, 0) << response;
+  EXPECT_LE(retry_after, 25 * 3600) << response;
+}
+
+TEST(CompletionRetryTest, KeyStatesUpstreamComeBackMasked) {
   // A suspended key's message names the whole key: it must come back masked.
-  gateway().Keys(std::string(R"({")") + kApiKey + R"(":"suspended"})");
-  HttpResponse suspended = gateway().Chat(SimpleChat());
-  ExpectUpstreamError(suspended, 403, "permission_denied", "AIzaSyFA...");
-  gateway().Keys(std::string(R"({")") + kApiKey + R"(":"invalid"})");
-  ExpectUpstreamError(gateway().Chat(SimpleChat()), 400, "invalid_argument", "API key not valid");
-  gateway().Keys(std::string(R"({")") + kApiKey + R"(":"day_quota"})");
-  ExpectUpstreamError(gateway().Chat(SimpleChat()), 429, "resource_exhausted", "quota");
-  gateway().Keys(std::string(R"({")") + kApiKey + R"(":"valid"})");
-  EXPECT_EQ(gateway().Chat(SimpleChat()).status, 200);
+  {
+    auto gateway = StartGateway(PlainConfig::Options());
+    ASSERT_NE(gateway, nullptr);
+    for (const std::string& key : gateway->keys())
+      gateway->KeyState(key, "suspended");
+    ExpectUpstreamError(gateway->Chat(SimpleChat()), 503, "upstream_unavailable", "AIzaSyFA...");
+    // Every key is out of rotation now: 503 without an upstream call.
+    gateway->ClearRequests();
+    ExpectUpstreamError(gateway->Chat(SimpleChat()), 503, "upstream_unavailable", "API key");
+    EXPECT_TRUE(gateway->Requests("generateContent").empty());
+  }
+  // Rejected keys and one over its daily quota: 429, the key errors do not hide the quota.
+  {
+    auto gateway = StartGateway(PlainConfig::Options());
+    ASSERT_NE(gateway, nullptr);
+    gateway->KeyState(TestKey(1), "invalid");
+    gateway->KeyState(TestKey(2), "day_quota");
+    gateway->KeyState(TestKey(3), "suspended");
+    HttpResponse response = gateway->Chat(SimpleChat());
+    ExpectUpstreamError(response, 429, "rate_limit_exceeded", "quota");
+    EXPECT_TRUE(response.HasHeader("retry-after")) << response;
+    // Two keys are out, the third rests for the day: 429 without an upstream call.
+    gateway->ClearRequests();
+    HttpResponse resting = gateway->Chat(SimpleChat());
+    ExpectUpstreamError(resting, 429, "rate_limit_exceeded", "quota");
+    EXPECT_TRUE(resting.HasHeader("retry-after")) << resting;
+    EXPECT_TRUE(gateway->Requests("generateContent").empty());
+  }
+  // One bad key among good ones: the client never sees it.
+  {
+    auto gateway = StartGateway(PlainConfig::Options());
+    ASSERT_NE(gateway, nullptr);
+    gateway->KeyState(TestKey(2), "suspended");
+    for (int i = 0; i < 6; ++i)
+      EXPECT_EQ(gateway->Chat(SimpleChat()).status, 200);
+  }
 }
 
 TEST_F(CompletionTest, UnreadableUpstreamAnswersAre502) {
@@ -246,11 +352,37 @@ TEST_F(KeepAliveTest, FastAnswerIsAPlainResponse) {
   EXPECT_EQ(ParseJson(response.body)->Str("/object"), "chat.completion");
 }
 
-TEST_F(KeepAliveTest, FastUpstreamErrorKeepsItsStatus) {
-  gateway().Script("status=429");
-  ExpectUpstreamError(gateway().Chat(SimpleChat()), 429, "resource_exhausted", "quota");
-  gateway().Script("status=400_key");
-  ExpectUpstreamError(gateway().Chat(SimpleChat()), 400, "invalid_argument", "API key");
+TEST_F(KeepAliveTest, FastUpstreamErrorsKeepTheirStatus) {
+  gateway().Script("status=400");
+  HttpResponse client_error = gateway().Chat(SimpleChat());
+  ExpectUpstreamError(client_error, 400, "invalid_argument", "invalid argument");
+  EXPECT_FALSE(client_error.chunked);
+  gateway().Script("status=503");
+  HttpResponse all_failed = gateway().Chat(SimpleChat());
+  ExpectUpstreamError(all_failed, 503, "upstream_unavailable", "overloaded");
+  EXPECT_FALSE(all_failed.chunked);
+}
+
+TEST(KeepAliveQuotaTest, FastQuotaErrorIs429WithRetryAfter) {
+  auto gateway = StartGateway(KeepAliveConfig::Options());
+  ASSERT_NE(gateway, nullptr);
+  gateway->Script("status=429;retry_delay=30s");
+  HttpResponse response = gateway->Chat(SimpleChat());
+  ExpectUpstreamError(response, 429, "rate_limit_exceeded", "quota");
+  EXPECT_FALSE(response.chunked) << response;
+  EXPECT_EQ(response.Header("retry-after").value_or(""), "30") << response;
+}
+
+TEST_F(KeepAliveTest, SlowFailedTryIsRetriedBehindTheNewlines) {
+  gateway().Script("delay_first_ms=700;status=503;times=1");
+  HttpResponse response = gateway().Chat(SimpleChat());
+  EXPECT_EQ(response.status, 200) << response;
+  EXPECT_TRUE(response.chunked);
+  EXPECT_GE(response.body.find_first_not_of('\n'), 2u) << response.body;
+  auto json = ParseJson(response.body);
+  ASSERT_TRUE(json->ok) << response.body;
+  EXPECT_EQ(json->Str("/object"), "chat.completion") << response.body;
+  EXPECT_EQ(gateway().Requests("generateContent").size(), 2u);
 }
 
 TEST_F(KeepAliveTest, SlowUpstreamErrorArrivesAfterTheNewlines) {
@@ -262,7 +394,8 @@ TEST_F(KeepAliveTest, SlowUpstreamErrorArrivesAfterTheNewlines) {
   auto json = ParseJson(response.body);
   ASSERT_TRUE(json->ok) << response.body;
   EXPECT_NE(json->Str("/error/message").find("overloaded"), std::string::npos) << response.body;
-  EXPECT_EQ(response.body.find(kApiKey), std::string::npos);
+  EXPECT_EQ(response.body.find(kTestKeyPrefix), std::string::npos);
+  EXPECT_EQ(gateway().Requests("generateContent").size(), 3u) << "every key was tried";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ void ExpectErrorResponse(const HttpResponse& response, int status, std::string_v
   }
   EXPECT_TRUE(json->IsString("/error/type")) << response.body;
   EXPECT_NE(json->Str("/error/message").find(message_part), std::string::npos) << response.body;
-  EXPECT_EQ(response.body.find(kApiKey), std::string::npos) << response.body;
+  EXPECT_EQ(response.body.find(kTestKeyPrefix), std::string::npos) << response.body;
 }
 
 std::string StreamChat(std::string_view extra = "", std::string_view model = kModel) {
@@ -136,7 +136,8 @@ TEST_F(RealStreamTest, TextStreamIsTranscodedChunkByChunk) {
   std::vector<RecordedRequest> sent = gateway().Requests("streamGenerateContent");
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
-  EXPECT_EQ(sent[0].headers["x-goog-api-key"], kApiKey);
+  EXPECT_TRUE(gateway().IsGatewayKey(sent[0].headers["x-goog-api-key"]))
+      << sent[0].headers["x-goog-api-key"];
   EXPECT_TRUE(gateway().Requests("generateContent").empty());
 }
 
@@ -200,25 +201,65 @@ TEST_F(RealStreamTest, IncludeUsageAddsAUsageChunkBeforeDone) {
   EXPECT_EQ(stream.chunks[stream.chunks.size() - 2]->Str("/choices/0/finish_reason"), "stop");
 }
 
-TEST_F(RealStreamTest, UpstreamErrorsBeforeTheFirstByteKeepTheirStatus) {
+TEST_F(RealStreamTest, ClientErrorBeforeTheFirstByteKeepsItsStatus) {
+  gateway().Script("status=400");
+  HttpResponse response = gateway().Chat(StreamChat());
+  ExpectErrorResponse(response, 400, "invalid_argument", "invalid argument");
+  EXPECT_FALSE(response.HasHeader("retry-after")) << response;
+  EXPECT_EQ(gateway().Requests("streamGenerateContent").size(), 1u) << "not retried";
+}
+
+// Before the first byte another key can still take over. Each case has a gateway of its own
+// (a rejected key stays out, a 429 rests the key).
+TEST(RealStreamRetryTest, FailedTryBeforeTheFirstByteIsRetriedWithAnotherKey) {
+  for (const char* script : {"status=429_minute", "status=400_key", "status=403_suspended",
+                             "status=500", "status=503", "cut_after=0"}) {
+    SCOPED_TRACE(script);
+    auto gateway = StartGateway(RealStreamConfig::Options());
+    ASSERT_NE(gateway, nullptr);
+    gateway->Script(std::string(script) + ";times=1");
+    Stream stream = ParseStream(gateway->Chat(StreamChat()));
+    ExpectStableChunks(stream, kModel);
+    EXPECT_FALSE(stream.Content().empty());
+    EXPECT_EQ(stream.ErrorIndex(), -1);
+    std::vector<RecordedRequest> sent = gateway->Requests("streamGenerateContent");
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_NE(sent[0].key, sent[1].key);
+  }
+}
+
+// Every key failed before the first byte: a plain JSON error with the most telling status.
+TEST(RealStreamRetryTest, EveryKeyFailingBeforeTheFirstByteGivesTheMostTellingStatus) {
   struct Case {
     const char* script;
     int status;
     const char* code;
     const char* message_part;
   };
-  for (const Case& c : {Case{"status=429_minute", 429, "resource_exhausted", "quota"},
-                        Case{"status=400_key", 400, "invalid_argument", "API key not valid"},
-                        Case{"status=403_suspended", 403, "permission_denied", "AIzaSyFA..."},
-                        Case{"status=500", 500, "internal", "internal error"},
-                        Case{"status=503", 503, "unavailable", "overloaded"}}) {
+  for (const Case& c :
+       {Case{"status=429_minute;retry_delay=20s", 429, "rate_limit_exceeded", "quota"},
+        Case{"status=400_key", 503, "upstream_unavailable", "API key not valid"},
+        Case{"status=403_suspended", 503, "upstream_unavailable", "AIzaSyFA..."},
+        Case{"status=500", 502, "upstream_unavailable", "internal error"},
+        Case{"status=503", 503, "upstream_unavailable", "overloaded"}}) {
     SCOPED_TRACE(c.script);
-    gateway().Script(c.script);
-    ExpectErrorResponse(gateway().Chat(StreamChat()), c.status, c.code, c.message_part);
+    auto gateway = StartGateway(RealStreamConfig::Options());
+    ASSERT_NE(gateway, nullptr);
+    gateway->Script(c.script);
+    HttpResponse response = gateway->Chat(StreamChat());
+    ExpectErrorResponse(response, c.status, c.code, c.message_part);
+    EXPECT_FALSE(response.chunked) << response;
+    EXPECT_EQ(response.HasHeader("retry-after"), c.status == 429) << response;
+    EXPECT_EQ(gateway->Requests("streamGenerateContent").size(), 3u);
   }
-  gateway().Script("status=200");
-  gateway().Keys(std::string(R"({")") + kApiKey + R"(":"minute_quota"})");
-  ExpectErrorResponse(gateway().Chat(StreamChat()), 429, "resource_exhausted", "quota");
+  // The same from the key states: every key over its per-minute quota.
+  auto gateway = StartGateway(RealStreamConfig::Options());
+  ASSERT_NE(gateway, nullptr);
+  for (const std::string& key : gateway->keys())
+    gateway->KeyState(key, "minute_quota");
+  HttpResponse response = gateway->Chat(StreamChat());
+  ExpectErrorResponse(response, 429, "rate_limit_exceeded", "quota");
+  EXPECT_EQ(response.Header("retry-after").value_or(""), "17") << "the fake's --retry-delay";
 }
 
 // An in-band error event followed by [DONE], and no successful finish.
@@ -399,10 +440,22 @@ TEST_F(FakeStreamTest, FastFunctionCallIsOneToolCallChunk) {
 }
 
 TEST_F(FakeStreamTest, FastErrorsKeepTheirStatus) {
-  gateway().Script("status=429");
-  ExpectErrorResponse(gateway().Chat(StreamChat()), 429, "resource_exhausted", "quota");
+  gateway().Script("status=400");
+  ExpectErrorResponse(gateway().Chat(StreamChat()), 400, "invalid_argument", "invalid argument");
   gateway().Script("status=500");
-  ExpectErrorResponse(gateway().Chat(StreamChat()), 500, "internal", "internal error");
+  ExpectErrorResponse(gateway().Chat(StreamChat()), 502, "upstream_unavailable", "internal error");
+  gateway().Script("status=500;times=1");
+  Stream stream = ParseStream(gateway().Chat(StreamChat()));
+  EXPECT_FALSE(stream.Content().empty()) << "the second key answered";
+}
+
+TEST(FakeStreamQuotaTest, FastQuotaErrorIs429WithRetryAfter) {
+  auto gateway = StartGateway(FakeStreamConfig::Options());
+  ASSERT_NE(gateway, nullptr);
+  gateway->Script("status=429;retry_delay=20s");
+  HttpResponse response = gateway->Chat(StreamChat());
+  ExpectErrorResponse(response, 429, "rate_limit_exceeded", "quota");
+  EXPECT_EQ(response.Header("retry-after").value_or(""), "20") << response;
 }
 
 TEST_F(FakeStreamTest, SlowErrorIsAnErrorEventAfterKeepAlives) {
@@ -414,6 +467,7 @@ TEST_F(FakeStreamTest, SlowErrorIsAnErrorEventAfterKeepAlives) {
   int error = stream.ErrorIndex();
   ASSERT_GE(error, 0);
   EXPECT_NE(stream.chunks[error]->Str("/error/message").find("overloaded"), std::string::npos);
+  EXPECT_EQ(gateway().Requests("generateContent").size(), 3u) << "every key was tried";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,7 +537,7 @@ TEST(UnreachableUpstreamTest, ChatIs502WithAnOpenAiBody) {
 TEST(NoKeyTest, ChatIs503WithoutGeminiKeys) {
   Gateway gateway;
   GatewayOptions options;
-  options.with_key = false;
+  options.keys = 0;
   options.probe_model.clear();
   ASSERT_TRUE(gateway.Start(options));
   HttpResponse response = gateway.Chat(SimpleChat());

@@ -101,6 +101,13 @@ struct Config {
   // "-search" model variants that add the google_search tool.
   bool search_mode = false;
   std::string search_prompt = "（使用搜索工具联网搜索，需要在content中结合搜索内容）";
+  // Keys tried at most per request (HAJIMI's MAX_RETRY_NUM), counted exactly.
+  uint32_t max_retry_num = 15;
+  // Successful calls per key per day before the key is used only when every other is over it
+  // (soft, as HAJIMI); 0 turns the limit off.
+  uint32_t api_key_daily_limit = 100;
+  // Keys known to be invalid (comma-separated): never in rotation.
+  std::string invalid_api_keys;
   // Model list edits, comma-separated.
   std::string extra_models;
   std::string blocked_models;

@@ -25,6 +25,10 @@
 #include "ringgate/config/config.h"
 #include "ringgate/http/router.h"
 #include "ringgate/io/timer_wheel.h"
+#include "ringgate/keys/health_event.h"
+#include "ringgate/keys/key_pool.h"
+#include "ringgate/keys/throttle.h"
+#include "ringgate/keys/upstream_verdict.h"
 #include "ringgate/policy/access.h"
 #include "ringgate/translate/chat_request.h"
 #include "ringgate/translate/models.h"
@@ -37,7 +41,8 @@ class Shard;
 class UpstreamPool;
 
 struct ChatSettings {
-  std::string api_key;  // the first of GEMINI_API_KEYS (the key pool comes later)
+  uint32_t max_retry_num = 15;
+  uint32_t api_key_daily_limit = 100;
   bool fake_streaming = true;
   uint32_t fake_streaming_interval_ms = 1000;
   bool nonstream_keepalive = true;
@@ -68,6 +73,17 @@ class ChatService {
   // Frees the exchanges that finished during this loop iteration.
   void OnLoopEnd();
 
+  // ---- Keys ----
+  KeyPoolShard& keys() { return keys_; }
+  bool has_keys() const { return keys_.ActiveCount() > 0; }
+  // Learns from one upstream answer: health events for this core and every other, and the
+  // server-wide throttle detector.
+  void OnVerdict(const UpstreamVerdict& verdict, uint32_t key, std::string_view model);
+  // Applies a health event here and sends it to every other core.
+  void PublishHealth(const HealthEvent& event);
+  // A health event from another core.
+  void ApplyRemoteHealth(const HealthEvent& event) { keys_.Apply(event); }
+
   // ---- For exchanges and the model fetcher ----
   Shard& shard() { return shard_; }
   UpstreamPool& upstream() { return upstream_; }
@@ -83,6 +99,7 @@ class ChatService {
   // Auth and CORS; false when the request was answered (refused).
   bool Admit(const HttpRequest& request, Responder& responder, std::string* cors);
   ChatExchange* Acquire();
+  void OnUsageTimer();
 
   Shard& shard_;
   UpstreamPool& upstream_;
@@ -94,6 +111,10 @@ class ChatService {
   ChatTranslateOptions translate_options_;
   std::unique_ptr<ModelFetcher> fetcher_;
   Timer refresh_timer_;
+  KeyPoolShard keys_;
+  IpThrottleDetector throttle_;
+  Timer usage_timer_;
+  std::vector<HealthEvent> usage_events_;
   std::vector<std::unique_ptr<ChatExchange>> exchanges_;  // every exchange object, reused
   std::vector<ChatExchange*> free_;
   std::vector<ChatExchange*> retired_;  // finished this iteration; free at its end

@@ -57,6 +57,8 @@ class Server {
   std::unique_ptr<Resolver> resolver_;
   std::unique_ptr<TlsContext> upstream_tls_;
   std::unique_ptr<TlsContext> server_tls_;
+  std::vector<std::string> api_keys_;
+  std::vector<std::string> invalid_keys_;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (call before any thread starts, so every

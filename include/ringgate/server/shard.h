@@ -36,6 +36,9 @@ struct UpstreamShared {
   Resolver* resolver = nullptr;
   TlsContext* tls = nullptr;  // null when the upstream is plain HTTP
   TlsContext* server_tls = nullptr;  // set when clients are served over HTTPS
+  // Every core's key pool starts from the same lists (GEMINI_API_KEYS[_N], INVALID_API_KEYS).
+  const std::vector<std::string>* api_keys = nullptr;
+  const std::vector<std::string>* invalid_keys = nullptr;
 };
 
 // Adds the routes a shard serves; runs once per shard, on the shard's thread, after its reactor
@@ -71,6 +74,8 @@ class Shard final : public Reactor::Handler {
   // This core's upstream client; null when the shard was built without upstream settings.
   UpstreamPool* upstream() { return upstream_pool_.get(); }
   TlsContext* server_tls() const { return upstream_shared_.server_tls; }
+  const UpstreamShared& upstream_shared() const { return upstream_shared_; }
+  ChatService* chat() { return chat_.get(); }
   // ---- Cross-core messages ----
   int core_count() const { return peer_ring_fds_ == nullptr ? 1 : static_cast<int>(peer_ring_fds_->size()); }
   // Hands `message` to core `core` (this core too: then it runs at the end of this iteration).
