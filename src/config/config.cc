@@ -349,6 +349,15 @@ const std::vector<OptionSpec>& Options() {
        }},
       StringOption("invalid-api-keys", "INVALID_API_KEYS", "KEY[,KEY]",
                    "keys known to be invalid: never used", &Config::invalid_api_keys),
+      BoolOption("skip-check-api-key", "SKIP_CHECK_API_KEY",
+                 "do not check the keys at start-up (else rejected keys leave the rotation)",
+                 &Config::skip_check_api_key),
+      {"key-check-concurrency", "KEY_CHECK_CONCURRENCY", "N",
+       "key-check requests in flight at once",
+       [](const Config& c) { return std::to_string(c.key_check_concurrency); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 1, 1'000, &c.key_check_concurrency, "a count");
+       }},
       StringOption("extra-models", "EXTRA_MODELS", "MODEL[,MODEL]", "models added to the list",
                    &Config::extra_models),
       StringOption("blocked-models", "BLOCKED_MODELS", "MODEL[,MODEL]", "models hidden and refused",

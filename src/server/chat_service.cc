@@ -6,6 +6,7 @@
 #include <cctype>
 #include <optional>
 
+#include "key_validator.h"
 #include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
 #include "ringgate/keys/retry_budget.h"
@@ -111,6 +112,8 @@ ChatSettings ChatSettingsFromConfig(const Config& config) {
   s.enable_thinking = config.enable_thinking;
   s.search_mode = config.search_mode;
   s.search_prompt = config.search_prompt;
+  s.skip_check_api_key = config.skip_check_api_key;
+  s.key_check_concurrency = config.key_check_concurrency;
   return s;
 }
 
@@ -570,6 +573,7 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
                              ParseHajimiList(config.whitelist_user_agent),
                              ParseHajimiList(config.allowed_origins)}),
       fetcher_(std::make_unique<ModelFetcher>(this)),
+      validator_(std::make_unique<KeyValidator>(this, settings_.key_check_concurrency)),
       keys_(KeyPoolOptions{static_cast<int64_t>(config.api_key_daily_limit)},
             RandomSeed() ^ static_cast<uint64_t>(shard.index()), WallMillis()) {
   const UpstreamShared& shared = shard.upstream_shared();
@@ -592,6 +596,8 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
       [](Timer*, void* self) { static_cast<ChatService*>(self)->fetcher_->Fetch(); }, this);
 }
 
+// Members go in reverse order: the validator (cancelling its probes) and the fetcher go while
+// the pool is still there.
 ChatService::~ChatService() = default;
 
 void ChatService::InstallRoutes(Router& router) {
@@ -608,6 +614,11 @@ void ChatService::InstallRoutes(Router& router) {
 
 void ChatService::Start() {
   if (has_keys()) fetcher_->Fetch();
+  // One core checks the keys, in the background: requests are served meanwhile; a key Google
+  // rejects is quarantined on every core as its answer arrives.
+  if (shard_.index() == 0 && !settings_.skip_check_api_key && has_keys()) {
+    (void)validator_->Start();
+  }
   shard_.timers().Schedule(&usage_timer_, shard_.now_ms() + kUsageTickMs);
 }
 

@@ -108,6 +108,11 @@ struct Config {
   uint32_t api_key_daily_limit = 100;
   // Keys known to be invalid (comma-separated): never in rotation.
   std::string invalid_api_keys;
+  // Skip the start-up key check (HAJIMI's SKIP_CHECK_API_KEY): otherwise every key is checked
+  // with a models.list call in the background and the ones Google rejects leave the rotation.
+  bool skip_check_api_key = false;
+  // Key-check requests in flight at once.
+  uint32_t key_check_concurrency = 8;
   // Model list edits, comma-separated.
   std::string extra_models;
   std::string blocked_models;

@@ -36,6 +36,7 @@
 namespace ringgate {
 
 class ChatExchange;
+class KeyValidator;
 class ModelFetcher;
 class Shard;
 class UpstreamPool;
@@ -52,6 +53,8 @@ struct ChatSettings {
   std::string search_prompt;
   uint32_t model_refresh_ms = 3'600'000;
   uint32_t model_retry_ms = 30'000;
+  bool skip_check_api_key = false;
+  uint32_t key_check_concurrency = 8;
 };
 
 ChatSettings ChatSettingsFromConfig(const Config& config);
@@ -68,13 +71,16 @@ class ChatService {
   ChatService& operator=(const ChatService&) = delete;
 
   void InstallRoutes(Router& router);
-  // Fetches the model list now and on every refresh interval (only with a key).
+  // Fetches the model list now and on every refresh interval (only with a key); core 0 also
+  // checks every key in the background unless SKIP_CHECK_API_KEY.
   void Start();
   // Frees the exchanges that finished during this loop iteration.
   void OnLoopEnd();
 
   // ---- Keys ----
   KeyPoolShard& keys() { return keys_; }
+  // The key check (start-up and "test all keys"); it runs on core 0.
+  KeyValidator& key_validator() { return *validator_; }
   bool has_keys() const { return keys_.ActiveCount() > 0; }
   // Learns from one upstream answer: health events for this core and every other, and the
   // server-wide throttle detector.
@@ -110,6 +116,7 @@ class ChatService {
   ChatRequestTranslator translator_;
   ChatTranslateOptions translate_options_;
   std::unique_ptr<ModelFetcher> fetcher_;
+  std::unique_ptr<KeyValidator> validator_;
   Timer refresh_timer_;
   KeyPoolShard keys_;
   IpThrottleDetector throttle_;
