@@ -6,7 +6,7 @@
 #include <cctype>
 #include <optional>
 
-#include "key_validator.h"
+#include "ringgate/server/key_validator.h"
 #include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
 #include "ringgate/keys/retry_budget.h"

@@ -1,4 +1,4 @@
-#include "key_validator.h"
+#include "ringgate/server/key_validator.h"
 
 #include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
