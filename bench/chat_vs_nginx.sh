@@ -9,7 +9,8 @@
 #   ringgate checks the password, translates to Gemini, calls the fake's generateContent over
 #   its upstream pool, translates the answer back to a chat.completion.
 #   Env: GEMINI_BASE_URL=http://127.0.0.1:FAKEPORT, GEMINI_API_KEYS=AIzaSy+33 chars,
-#   PASSWORD=secret, NONSTREAM_KEEPALIVE_ENABLED=false; --threads 1.
+#   PASSWORD=secret, NONSTREAM_KEEPALIVE_ENABLED=false, per-IP rate limits raised out of the
+#   way (MAX_REQUESTS_PER_MINUTE, MAX_REQUESTS_PER_DAY_PER_IP; bench/lib.sh); --threads 1.
 # nginx (Debian): clients POST the Gemini body that ringgate sends upstream (captured at start)
 #   to /v1beta/models/gemini-2.5-flash:generateContent (x-goog-api-key); nginx proxies it
 #   verbatim (proxy_pass to `upstream { server 127.0.0.1:FAKEPORT; keepalive 64; }`,

@@ -1,6 +1,7 @@
 #include "ringgate/config/config.h"
 
 #include "ringgate/common/url.h"
+#include "ringgate/policy/rate_limit.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -346,6 +347,32 @@ const std::vector<OptionSpec>& Options() {
        [](const Config& c) { return std::to_string(c.api_key_daily_limit); },
        [](Config& c, const std::string& v) {
          return ApplyRange(ParseUnsigned(v), 0, 1'000'000'000, &c.api_key_daily_limit, "a count");
+       }},
+      {"max-requests-per-minute", "MAX_REQUESTS_PER_MINUTE", "N",
+       "chat requests per client IP and clock minute; then 429 (0: no limit)",
+       [](const Config& c) { return std::to_string(c.max_requests_per_minute); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 1'000'000'000, &c.max_requests_per_minute,
+                           "a count");
+       }},
+      {"max-requests-per-day-per-ip", "MAX_REQUESTS_PER_DAY_PER_IP", "N",
+       "chat requests per client IP and UTC day; then 429 (0: no limit)",
+       [](const Config& c) { return std::to_string(c.max_requests_per_day_per_ip); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 1'000'000'000, &c.max_requests_per_day_per_ip,
+                           "a count");
+       }},
+      {"trusted-proxies", "TRUSTED_PROXIES", "ADDR[/BITS][,...]",
+       "proxies whose X-Forwarded-For names the client IP; empty: the peer is the client",
+       [](const Config& c) {
+         return c.trusted_proxies.empty() ? std::string("none") : c.trusted_proxies;
+       },
+       [](Config& c, const std::string& v) {
+         Result<TrustedProxies> parsed = TrustedProxies::Parse(v);
+         if (!parsed)
+           return parsed.status();
+         c.trusted_proxies = v;
+         return Status::Ok();
        }},
       StringOption("invalid-api-keys", "INVALID_API_KEYS", "KEY[,KEY]",
                    "keys known to be invalid: never used", &Config::invalid_api_keys),

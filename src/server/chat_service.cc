@@ -565,6 +565,38 @@ class ModelFetcher final : public UpstreamHandler {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// TRUSTED_PROXIES was checked when the configuration was parsed.
+TrustedProxies TrustedProxiesFromConfig(const Config& config) {
+  Result<TrustedProxies> parsed = TrustedProxies::Parse(config.trusted_proxies);
+  return parsed ? std::move(*parsed) : TrustedProxies();
+}
+
+RateLimitSettings RateLimitSettingsFromConfig(const Config& config) {
+  RateLimitSettings settings;
+  settings.per_minute = config.max_requests_per_minute;
+  settings.per_day = config.max_requests_per_day_per_ip;
+  settings.hash_seed = RandomSeed();  // table sets cannot be aimed at from outside
+  return settings;
+}
+
+// One core's per-IP counts for another core; shared by the messages to every other core.
+class RateDeltaMessage final : public CoreMessage {
+ public:
+  explicit RateDeltaMessage(std::shared_ptr<const RateDeltaBatch> batch)
+      : batch_(std::move(batch)) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->MergeRateDeltas(*batch_);
+  }
+
+ private:
+  std::shared_ptr<const RateDeltaBatch> batch_;
+};
+
+}  // namespace
+
 ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& config)
     : shard_(shard),
       upstream_(upstream),
@@ -575,7 +607,9 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
       fetcher_(std::make_unique<ModelFetcher>(this)),
       validator_(std::make_unique<KeyValidator>(this, settings_.key_check_concurrency)),
       keys_(KeyPoolOptions{static_cast<int64_t>(config.api_key_daily_limit)},
-            RandomSeed() ^ static_cast<uint64_t>(shard.index()), WallMillis()) {
+            RandomSeed() ^ static_cast<uint64_t>(shard.index()), WallMillis()),
+      trusted_proxies_(TrustedProxiesFromConfig(config)),
+      limiter_(RateLimitSettingsFromConfig(config)) {
   const UpstreamShared& shared = shard.upstream_shared();
   // Invalid keys first, quarantined: a key listed in both stays out of rotation.
   if (shared.invalid_keys != nullptr) keys_.AddKeys(*shared.invalid_keys, /*quarantined=*/true);
@@ -652,6 +686,32 @@ bool ChatService::Admit(const HttpRequest& request, Responder& responder, std::s
   return false;
 }
 
+bool ChatService::AdmitRate(const HttpRequest& request, Responder& responder,
+                            const std::string& cors) {
+  // An unknown peer (never on a real socket) counts as "::".
+  std::optional<IpAddress> peer =
+      request.peer != nullptr ? IpAddress::FromSockaddr(request.peer) : std::nullopt;
+  IpAddress client = ClientIp(request, peer.value_or(IpAddress()), trusted_proxies_);
+  RateDecision decision = limiter_.Check(client, static_cast<uint64_t>(WallMillis() / 1000));
+  if (decision.allowed())
+    return true;
+  responder.Send(decision.status(), kJson, decision.ErrorBody(), cors + decision.Headers());
+  return false;
+}
+
+void ChatService::PublishRateDeltas() {
+  if (shard_.core_count() < 2)
+    return;  // the pending list is bounded by the table: let it be
+  auto batch = std::make_shared<RateDeltaBatch>();
+  batch->from_core = static_cast<uint32_t>(shard_.index());
+  if (limiter_.TakeDeltas(&batch->deltas) == 0)
+    return;
+  for (int core = 0; core < shard_.core_count(); ++core) {
+    if (core != shard_.index())
+      shard_.Post(core, std::make_unique<RateDeltaMessage>(batch));
+  }
+}
+
 void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
   std::string cors;
   if (!Admit(request, responder, &cors)) return;
@@ -661,6 +721,8 @@ void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
 void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   std::string cors;
   if (!Admit(request, responder, &cors)) return;
+  if (!AdmitRate(request, responder, cors))
+    return;
   ChatExchange* exchange = Acquire();
   // Bodies with a Content-Length arrive with 64 bytes of slack: parse them in place.
   const std::string& body = request.body;
@@ -744,6 +806,7 @@ void ChatService::PublishHealth(const HealthEvent& event) {
 void ChatService::OnUsageTimer() {
   int64_t now = WallMillis();
   keys_.MaybeDailyReset(now);
+  PublishRateDeltas();
   if (keys_.UsagePublishDue(now)) {
     usage_events_.clear();
     keys_.TakeUsageEvents(now, &usage_events_);

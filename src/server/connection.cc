@@ -41,6 +41,11 @@ ClientConnection::ClientConnection(Shard* shard, uint32_t slot, uint32_t generat
 ClientConnection::~ClientConnection() = default;
 
 void ClientConnection::Start() {
+  // The accept is multishot without addresses: ask once, for the handlers (rate limits, logs).
+  socklen_t peer_length = sizeof(peer_);
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&peer_), &peer_length) != 0) {
+    peer_.ss_family = AF_UNSPEC;
+  }
   if (shard_->server_tls() != nullptr) {
     Result<std::unique_ptr<TlsStream>> tls = TlsStream::Server(*shard_->server_tls());
     if (!tls) {
@@ -203,6 +208,7 @@ void ClientConnection::HandleRequest() {
   current_keep_alive_ = request.keep_alive && !shard_->draining() && !peer_closed_;
   current_http10_ = request.version_major == 1 && request.version_minor == 0;
   handling_head_ = request.is_head();
+  request.peer = peer_.ss_family != AF_UNSPEC ? reinterpret_cast<const sockaddr*>(&peer_) : nullptr;
   in_dispatch_ = true;
   shard_->router().Dispatch(request, *this);
   in_dispatch_ = false;

@@ -39,6 +39,9 @@ constexpr const char* kChatEnvNames[] = {
     "API_KEY_DAILY_LIMIT",
     "SKIP_CHECK_API_KEY",
     "KEY_CHECK_CONCURRENCY",
+    "MAX_REQUESTS_PER_MINUTE",
+    "MAX_REQUESTS_PER_DAY_PER_IP",
+    "TRUSTED_PROXIES",
 };
 
 // $RINGGATE_BINARY as meson set it, remembered before the first switch to the fake.
@@ -249,9 +252,12 @@ std::vector<std::string> SseData(std::string_view body) {
   for (int i = 1; i <= options.keys; ++i)
     keys_.push_back(TestKey(i));
   // No start-up key check unless a test asks for it (SKIP_CHECK_API_KEY=false in options.env):
-  // the other tests count every upstream request and set key states after the start.
-  std::vector<std::string> base = {"THREADS=" + std::to_string(options.threads),
-                                   "GEMINI_BASE_URL=" + base_url, "SKIP_CHECK_API_KEY=true"};
+  // the other tests count every upstream request and set key states after the start. Every test
+  // talks from 127.0.0.1: HAJIMI's per-IP limits (30 a minute) would refuse the suites.
+  std::vector<std::string> base = {
+      "THREADS=" + std::to_string(options.threads), "GEMINI_BASE_URL=" + base_url,
+      "SKIP_CHECK_API_KEY=true", "MAX_REQUESTS_PER_MINUTE=1000000000",
+      "MAX_REQUESTS_PER_DAY_PER_IP=1000000000"};
   if (options.keys > 0)
     base.push_back("GEMINI_API_KEYS=" + TestKeyList(1, options.keys));
   // The first of two same-named entries wins in the child: options.env replaces the base.

@@ -95,7 +95,8 @@ struct RecordedRequest {
 
 struct GatewayOptions {
   // ringgate's environment, on top of THREADS, GEMINI_BASE_URL (the fake), GEMINI_API_KEYS and
-  // SKIP_CHECK_API_KEY=true (no start-up key check); an entry replaces those of the same name.
+  // SKIP_CHECK_API_KEY=true (no start-up key check) and MAX_REQUESTS_PER_MINUTE /
+  // MAX_REQUESTS_PER_DAY_PER_IP (raised out of the way); an entry replaces those of the same name.
   std::vector<std::string> env;
   // ringgate's THREADS.
   int threads = 1;

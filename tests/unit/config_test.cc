@@ -391,5 +391,32 @@ TEST(ConfigHelpTextTest, DefaultsInHelpParseBack) {
   }
 }
 
+// MAX_REQUESTS_PER_MINUTE, MAX_REQUESTS_PER_DAY_PER_IP (HAJIMI's defaults; 0: no limit) and
+// TRUSTED_PROXIES (checked when parsed).
+TEST(ConfigTest, RateLimitOptions) {
+  Result<Config> defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->max_requests_per_minute, 30u);
+  EXPECT_EQ(defaults->max_requests_per_day_per_ip, 600u);
+  EXPECT_EQ(defaults->trusted_proxies, "");
+
+  Result<Config> set =
+      Parse({{"--max-requests-per-day-per-ip", "0"},
+             {"MAX_REQUESTS_PER_MINUTE=0", "TRUSTED_PROXIES=127.0.0.1, 10.0.0.0/8,fd00::/8"}});
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->max_requests_per_minute, 0u);
+  EXPECT_EQ(set->max_requests_per_day_per_ip, 0u);
+  EXPECT_EQ(set->trusted_proxies, "127.0.0.1, 10.0.0.0/8,fd00::/8");
+
+  for (const char* bad : {"10.0.0.0/33", "example.com", "1.2.3.4/"}) {
+    Result<Config> c = Parse({{}, {std::string("TRUSTED_PROXIES=") + bad}});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("TRUSTED_PROXIES"), std::string::npos)
+        << c.status().message();
+  }
+  EXPECT_FALSE(Parse({{"--max-requests-per-minute", "-1"}, {}}).ok());
+  EXPECT_FALSE(Parse({{"--max-requests-per-minute", "lots"}, {}}).ok());
+}
+
 }  // namespace
 }  // namespace ringgate

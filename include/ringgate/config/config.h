@@ -106,6 +106,13 @@ struct Config {
   // Successful calls per key per day before the key is used only when every other is over it
   // (soft, as HAJIMI); 0 turns the limit off.
   uint32_t api_key_daily_limit = 100;
+  // Requests per client IP on the chat routes (model lists, health and admin are not limited):
+  // at most this many per clock minute and per UTC day; 0 turns that limit off.
+  uint32_t max_requests_per_minute = 30;
+  uint32_t max_requests_per_day_per_ip = 600;
+  // Peers whose X-Forwarded-For is believed when finding the client IP (comma list of addresses
+  // and CIDRs); empty: the socket peer is the client.
+  std::string trusted_proxies;
   // Keys known to be invalid (comma-separated): never in rotation.
   std::string invalid_api_keys;
   // Skip the start-up key check (HAJIMI's SKIP_CHECK_API_KEY): otherwise every key is checked

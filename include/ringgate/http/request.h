@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+struct sockaddr;
+
 namespace ringgate {
 
 struct HttpHeader {
@@ -25,6 +27,9 @@ struct HttpRequest {
   bool keep_alive = true;
   std::vector<HttpHeader> headers;
   std::string body;
+  // The TCP peer (AF_INET or AF_INET6), owned by the connection and set by it before every
+  // dispatch; null when unknown (getpeername failed, or a request built outside a connection).
+  const sockaddr* peer = nullptr;
 
   // First header with this name (ASCII case-insensitive), or empty.
   std::string_view Header(std::string_view name) const;

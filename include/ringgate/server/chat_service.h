@@ -3,8 +3,10 @@
 //   POST /v1/chat/completions, /chat/completions, /aistudio/chat/completions
 //   GET  /v1/models, /models, /aistudio/models
 //
-// A chat request is authenticated (PASSWORD, User-Agent list, CORS), translated to a Gemini
-// request, checked against the model lists, then served in one of four ways:
+// A chat request is authenticated (PASSWORD, User-Agent list, CORS), counted against its client
+// IP's rate limits (MAX_REQUESTS_PER_MINUTE, MAX_REQUESTS_PER_DAY_PER_IP, TRUSTED_PROXIES; 429
+// past them; the cores exchange their counts every 250 ms), translated to a Gemini request,
+// checked against the model lists, then served in one of four ways:
 //
 //   stream, FAKE_STREAMING=false   streamGenerateContent; every upstream SSE event is transcoded
 //                                  into OpenAI chunks straight into the client's output buffer
@@ -30,6 +32,7 @@
 #include "ringgate/keys/throttle.h"
 #include "ringgate/keys/upstream_verdict.h"
 #include "ringgate/policy/access.h"
+#include "ringgate/policy/rate_limit.h"
 #include "ringgate/translate/chat_request.h"
 #include "ringgate/translate/models.h"
 
@@ -90,6 +93,11 @@ class ChatService {
   // A health event from another core.
   void ApplyRemoteHealth(const HealthEvent& event) { keys_.Apply(event); }
 
+  // ---- Rate limits ----
+  // Another core's per-IP counts since its previous exchange.
+  void MergeRateDeltas(const RateDeltaBatch& batch) { limiter_.Merge(batch); }
+  const RateLimiter& limiter() const { return limiter_; }
+
   // ---- For exchanges and the model fetcher ----
   Shard& shard() { return shard_; }
   UpstreamPool& upstream() { return upstream_; }
@@ -104,6 +112,10 @@ class ChatService {
   void HandlePreflight(HttpRequest& request, Responder& responder);
   // Auth and CORS; false when the request was answered (refused).
   bool Admit(const HttpRequest& request, Responder& responder, std::string* cors);
+  // Counts the request against its client IP; false when it was answered 429.
+  bool AdmitRate(const HttpRequest& request, Responder& responder, const std::string& cors);
+  // Sends this core's new per-IP counts to every other core (from the usage timer).
+  void PublishRateDeltas();
   ChatExchange* Acquire();
   void OnUsageTimer();
 
@@ -122,6 +134,8 @@ class ChatService {
   IpThrottleDetector throttle_;
   Timer usage_timer_;
   std::vector<HealthEvent> usage_events_;
+  TrustedProxies trusted_proxies_;
+  RateLimiter limiter_;
   std::vector<std::unique_ptr<ChatExchange>> exchanges_;  // every exchange object, reused
   std::vector<ChatExchange*> free_;
   std::vector<ChatExchange*> retired_;  // finished this iteration; free at its end

@@ -13,6 +13,8 @@
 // the last completion for it has arrived.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -92,6 +94,7 @@ class ClientConnection final : public Responder, public AsyncResponder {
   uint32_t slot_;
   uint32_t generation_;
   int fd_;
+  sockaddr_storage peer_{};  // from getpeername() at Start; ss_family 0 when unknown
   RequestParser parser_;
   OutputQueue out_;
   Timer timer_;
