@@ -16,12 +16,30 @@
 // The 200 head is committed only when the first keep-alive is due or the first streamed byte is
 // ready, so an upstream error that comes quickly (bad key, quota, bad request) still reaches the
 // client with its real status. After that, errors travel in-band.
+//
+// HAJIMI's request features (hajimi-behaviour.md 7.1, 8.1, 10):
+//   * RANDOM_STRING: two user turns of RANDOM_STRING_LENGTH random [A-Za-z0-9] characters (index
+//     1 and before the last turn), fresh per request from a per-core PRNG.
+//   * MAX_EMPTY_RESPONSES: an answer without text or tool call (blocked prompt, thoughts only) is
+//     retried on another key; when the budget is spent the client gets 502 "empty_response" (an
+//     OpenAI error instead of HAJIMI's 200 with a role "error" message, like every other final
+//     failure here). Real streaming never retries empties, as HAJIMI.
+//   * Fan-out (non-stream and fake-stream): CONCURRENT_REQUESTS keys at once, raised by
+//     INCREASE_CONCURRENT_ON_FAILURE after a failed batch up to MAX_CONCURRENT_REQUESTS; the
+//     first answer wins, the others go to the response cache. Real streaming: one key at a time.
+//   * Response cache: a request whose fingerprint has a cached answer is served from it without
+//     an upstream call (single use). Per core for now: not routed to the fingerprint's owner
+//     core, so a regenerate request served by another core misses. No request coalescing yet
+//     (PUBLIC_MODE is accepted and has no effect).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ringgate/cache/fingerprint.h"
+#include "ringgate/cache/response_cache.h"
 #include "ringgate/config/config.h"
 #include "ringgate/http/router.h"
 #include "ringgate/io/timer_wheel.h"
@@ -50,6 +68,15 @@ struct ChatSettings {
   bool enable_thinking = true;
   bool search_mode = false;
   std::string search_prompt;
+  uint32_t max_empty_responses = 5;
+  bool random_string = true;
+  uint32_t random_string_length = 5;
+  uint32_t concurrent_requests = 1;
+  uint32_t increase_concurrent_on_failure = 0;
+  uint32_t max_concurrent_requests = 3;
+  CacheSettings cache;  // all cores together; each core holds its ForShard part
+  int calculate_cache_entries = 6;
+  bool precise_cache = false;
   uint32_t model_refresh_ms = 3'600'000;
   uint32_t model_retry_ms = 30'000;
 };
@@ -88,6 +115,8 @@ class ChatService {
   Shard& shard() { return shard_; }
   UpstreamPool& upstream() { return upstream_; }
   const ChatSettings& settings() const { return settings_; }
+  // This core's response cache (fan-out answers kept for a regenerate request).
+  ResponseCacheShard& cache() { return cache_; }
   void Retire(ChatExchange* exchange);
   void OnModelsFetched(ModelCatalog catalog);
   void OnModelsFailed(const std::string& why);
@@ -100,6 +129,10 @@ class ChatService {
   bool Admit(const HttpRequest& request, Responder& responder, std::string* cors);
   ChatExchange* Acquire();
   void OnUsageTimer();
+  // Fresh RANDOM_STRING disguise strings into translate_options_.
+  void NewDisguise();
+  uint64_t NextRandom();
+  std::optional<Fingerprint> CacheKey(std::string_view body);
 
   Shard& shard_;
   UpstreamPool& upstream_;
@@ -118,6 +151,10 @@ class ChatService {
   std::vector<std::unique_ptr<ChatExchange>> exchanges_;  // every exchange object, reused
   std::vector<ChatExchange*> free_;
   std::vector<ChatExchange*> retired_;  // finished this iteration; free at its end
+  ResponseCacheShard cache_;
+  uint64_t random_state_;
+  std::string disguise_first_;
+  std::string disguise_last_;
 };
 
 }  // namespace ringgate
