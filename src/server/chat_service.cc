@@ -202,6 +202,7 @@ class ChatExchange final : public ResponseObserver {
     running_ = 0;
     empties_ = 0;
     stream_attempt_ = nullptr;
+    cache_token_ = 0;
     if (mode_ == Mode::kRealStream || mode_ == Mode::kFakeStream) {
       StreamOptions options;
       options.model = chat_.requested_model;
@@ -218,14 +219,32 @@ class ChatExchange final : public ResponseObserver {
     concurrency_ = mode_ == Mode::kRealStream ? 1 : std::max(settings.concurrent_requests, 1u);
     // A regenerate request: an answer an earlier fan-out did not need, without an upstream call.
     if (fingerprint_) {
-      if (std::optional<std::string> cached =
-              service_->cache().Take(*fingerprint_, service_->shard().now_ms())) {
-        RG_LOG(kDebug, "cache hit %.8s", fingerprint_->ToHex().c_str());
-        cached_ = std::move(*cached);
-        Answer(cached_);
-        return;
+      switch (service_->LookUpCache(this, *fingerprint_, &cached_, &cache_token_)) {
+        case ChatService::CacheLookup::kHit:
+          Answer(cached_);
+          return;
+        case ChatService::CacheLookup::kAsked:
+          return;  // the owner core answers: OnCacheReply
+        case ChatService::CacheLookup::kMiss:
+          break;
       }
     }
+    GoUpstream();
+  }
+
+  // The owner core's answer to LookUpCache's question.
+  void OnCacheReply(bool hit, std::string answer) {
+    cache_token_ = 0;
+    if (hit) {
+      cached_ = std::move(answer);
+      Answer(cached_);
+      return;
+    }
+    GoUpstream();
+  }
+
+  void GoUpstream() {
+    const ChatSettings& settings = service_->settings();
     uint32_t interval = 0;
     if (mode_ == Mode::kFakeStream) interval = settings.fake_streaming_interval_ms;
     if (mode_ == Mode::kKeepAlive) interval = settings.nonstream_keepalive_interval_ms;
@@ -422,7 +441,7 @@ class ChatExchange final : public ResponseObserver {
     if (finished_) {
       // A fan-out answer the client did not need: kept for a regenerate request.
       if (!empty && fingerprint_) {
-        service_->cache().Put(*fingerprint_, std::move(attempt->body), service_->shard().now_ms());
+        service_->PutCached(*fingerprint_, std::move(attempt->body));
       }
       MaybeRetire();
       return;
@@ -628,6 +647,10 @@ class ChatExchange final : public ResponseObserver {
     if (finished_) return;
     finished_ = true;
     client_ = nullptr;
+    if (cache_token_ != 0) {
+      service_->ForgetCacheLookUp(cache_token_);
+      cache_token_ = 0;
+    }
     service_->shard().timers().Cancel(&keepalive_timer_);
     if (!fingerprint_)
       CancelRunning();
@@ -653,6 +676,7 @@ class ChatExchange final : public ResponseObserver {
   std::string cached_;
   const std::string* answer_body_ = nullptr;  // the Gemini answer being sent
   std::optional<Fingerprint> fingerprint_;
+  uint64_t cache_token_ = 0;  // a LookUpCache question is out (0: none)
   std::optional<RetryBudget> budget_;
   ExcludeSet tried_;
   std::vector<std::unique_ptr<ChatAttempt>> attempts_;  // reused from request to request
@@ -1015,19 +1039,112 @@ uint64_t ChatService::NextRandom() {
   return z ^ (z >> 31);
 }
 
-// The response-cache key, computed only when the cache can matter: it holds answers, or fan-out
-// may put some. Cache per core for now (a regenerate request served by another core misses).
+// The response-cache key, computed only when fan-out is configured: only fan-out puts answers
+// in the cache.
 std::optional<Fingerprint> ChatService::CacheKey(std::string_view body) {
   bool fan_out =
       settings_.concurrent_requests > 1 ||
       (settings_.increase_concurrent_on_failure > 0 && settings_.max_concurrent_requests > 1);
-  if (!fan_out && cache_.size() == 0)
+  if (!fan_out)
     return std::nullopt;
   Result<Fingerprint> key =
       OpenAiBodyFingerprint(body, settings_.calculate_cache_entries, settings_.precise_cache);
   if (!key.ok())
     return std::nullopt;
   return *key;
+}
+
+// ---- The response cache, sharded: fingerprint F lives on core OwnerCore(F) ----
+
+namespace {
+
+class CachePutMessage final : public CoreMessage {
+ public:
+  explicit CachePutMessage(CachePut put) : put_(std::move(put)) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->PutCached(put_.fingerprint, std::move(put_.answer));
+  }
+
+ private:
+  CachePut put_;
+};
+
+class CacheTakeMessage final : public CoreMessage {
+ public:
+  explicit CacheTakeMessage(CacheTake take) : take_(take) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnRemoteCacheTake(take_);
+  }
+
+ private:
+  CacheTake take_;
+};
+
+class CacheTakeReplyMessage final : public CoreMessage {
+ public:
+  CacheTakeReplyMessage(CacheTakeReply reply, Fingerprint fingerprint)
+      : reply_(std::move(reply)), fingerprint_(fingerprint) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnCacheTakeReply(std::move(reply_), fingerprint_);
+  }
+
+ private:
+  CacheTakeReply reply_;
+  Fingerprint fingerprint_;
+};
+
+}  // namespace
+
+ChatService::CacheLookup ChatService::LookUpCache(ChatExchange* exchange, Fingerprint fingerprint,
+                                                  std::string* answer, uint64_t* token) {
+  int owner = OwnerCore(fingerprint, shard_.core_count());
+  if (owner == shard_.index()) {
+    std::optional<std::string> cached = cache_.Take(fingerprint, shard_.now_ms());
+    if (!cached)
+      return CacheLookup::kMiss;
+    *answer = std::move(*cached);
+    return CacheLookup::kHit;
+  }
+  *token = ++last_cache_token_;
+  cache_waiters_.emplace(*token, exchange);
+  shard_.Post(owner, std::make_unique<CacheTakeMessage>(
+                         CacheTake{fingerprint, static_cast<uint32_t>(shard_.index()), *token}));
+  return CacheLookup::kAsked;
+}
+
+void ChatService::ForgetCacheLookUp(uint64_t token) {
+  cache_waiters_.erase(token);
+}
+
+void ChatService::PutCached(Fingerprint fingerprint, std::string answer) {
+  int owner = OwnerCore(fingerprint, shard_.core_count());
+  if (owner == shard_.index()) {
+    cache_.Put(fingerprint, std::move(answer), shard_.now_ms());
+    return;
+  }
+  shard_.Post(owner, std::make_unique<CachePutMessage>(CachePut{fingerprint, std::move(answer)}));
+}
+
+void ChatService::OnRemoteCacheTake(const CacheTake& take) {
+  CacheTakeReply reply = ApplyCacheTake(cache_, take, shard_.now_ms());
+  shard_.Post(static_cast<int>(take.reply_core),
+              std::make_unique<CacheTakeReplyMessage>(std::move(reply), take.fingerprint));
+}
+
+void ChatService::OnCacheTakeReply(CacheTakeReply reply, Fingerprint fingerprint) {
+  auto waiter = cache_waiters_.find(reply.request_id);
+  if (waiter == cache_waiters_.end()) {
+    // The client went away meanwhile: the answer goes back for the next one.
+    if (reply.hit)
+      PutCached(fingerprint, std::move(reply.answer));
+    return;
+  }
+  ChatExchange* exchange = waiter->second;
+  cache_waiters_.erase(waiter);
+  exchange->OnCacheReply(reply.hit, std::move(reply.answer));
 }
 
 ChatExchange* ChatService::Acquire() {

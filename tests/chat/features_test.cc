@@ -210,6 +210,30 @@ TEST_F(FanOutTest, OtherConversationsDoNotHitTheCache) {
   EXPECT_EQ(UpstreamCalls(gateway()), 6u);
 }
 
+// Two cores: a fingerprint's answers live on its owner core, whichever core takes the request.
+struct FanOutTwoCoresConfig {
+  static GatewayOptions Options() {
+    GatewayOptions options = FanOutConfig::Options();
+    options.threads = 2;
+    return options;
+  }
+};
+using FanOutTwoCoresTest = GatewayTest<FanOutTwoCoresConfig>;
+
+TEST_F(FanOutTwoCoresTest, RegenerateRequestsOnAnyCoreFindTheSpareAnswers) {
+  for (int round = 0; round < 4; ++round) {
+    gateway().ClearRequests();
+    std::string chat = SimpleChat(kModel, "", "two cores, round " + std::to_string(round));
+    ASSERT_EQ(gateway().Chat(chat).status, 200);
+    WaitForCalls(gateway(), 3);
+    ASSERT_EQ(UpstreamCalls(gateway()), 3u);
+    // Each request on a new connection: either core.
+    for (int i = 0; i < 2; ++i)
+      EXPECT_EQ(gateway().Chat(chat).status, 200) << "round " << round;
+    EXPECT_EQ(UpstreamCalls(gateway()), 3u) << "round " << round << ": served from the cache";
+  }
+}
+
 struct EscalationConfig {
   static GatewayOptions Options() {
     GatewayOptions options;

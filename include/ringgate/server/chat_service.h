@@ -28,14 +28,16 @@
 //     INCREASE_CONCURRENT_ON_FAILURE after a failed batch up to MAX_CONCURRENT_REQUESTS; the
 //     first answer wins, the others go to the response cache. Real streaming: one key at a time.
 //   * Response cache: a request whose fingerprint has a cached answer is served from it without
-//     an upstream call (single use). Per core for now: not routed to the fingerprint's owner
-//     core, so a regenerate request served by another core misses. No request coalescing yet
-//     (PUBLIC_MODE is accepted and has no effect).
+//     an upstream call (single use). Fingerprint F's answers live on core OwnerCore(F): other
+//     cores put and take them with core messages (a take waits for the owner's reply before
+//     going upstream). Fingerprints are computed only when fan-out is configured. No request
+//     coalescing yet (PUBLIC_MODE is accepted and has no effect).
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ringgate/cache/fingerprint.h"
@@ -115,7 +117,19 @@ class ChatService {
   Shard& shard() { return shard_; }
   UpstreamPool& upstream() { return upstream_; }
   const ChatSettings& settings() const { return settings_; }
-  // This core's response cache (fan-out answers kept for a regenerate request).
+  // ---- The response cache (fan-out answers kept for a regenerate request) ----
+  // Fingerprint F's answers live on core OwnerCore(F); other cores ask it with core messages.
+  enum class CacheLookup { kHit, kMiss, kAsked };
+  // kHit: *answer is the cached Gemini answer (removed from the cache). kAsked: the owner core was
+  // asked; exchange->OnCacheReply follows unless ForgetCacheLookUp(*token) is called first.
+  CacheLookup LookUpCache(ChatExchange* exchange, Fingerprint fingerprint, std::string* answer,
+                          uint64_t* token);
+  void ForgetCacheLookUp(uint64_t token);
+  // Stores an answer on the owner core.
+  void PutCached(Fingerprint fingerprint, std::string answer);
+  // Core messages: another core's question to this owner, and the owner's reply.
+  void OnRemoteCacheTake(const CacheTake& take);
+  void OnCacheTakeReply(CacheTakeReply reply, Fingerprint fingerprint);
   ResponseCacheShard& cache() { return cache_; }
   void Retire(ChatExchange* exchange);
   void OnModelsFetched(ModelCatalog catalog);
@@ -152,6 +166,8 @@ class ChatService {
   std::vector<ChatExchange*> free_;
   std::vector<ChatExchange*> retired_;  // finished this iteration; free at its end
   ResponseCacheShard cache_;
+  std::unordered_map<uint64_t, ChatExchange*> cache_waiters_;  // LookUpCache questions out
+  uint64_t last_cache_token_ = 0;
   uint64_t random_state_;
   std::string disguise_first_;
   std::string disguise_last_;
