@@ -162,9 +162,10 @@ class ChatAttempt final : public UpstreamHandler {
 
 // An answer with neither text nor a tool call (no candidates: a blocked prompt; thoughts only;
 // empty parts), HAJIMI's "empty" (7.4). An unreadable body is not empty: it fails later as such.
-static bool IsEmptyAnswer(std::string_view body) {
+static bool IsEmptyAnswer(const std::string& body) {
   GeminiResponseView view;
-  if (!ParseGeminiResponse(body, body.size(), &view).ok() || view.is_error)
+  // Parsed in place when the buffer has simdjson's padding to spare.
+  if (!ParseGeminiResponse(body, body.capacity(), &view).ok() || view.is_error)
     return false;
   for (const GeminiPart& part : view.parts) {
     // Empty text parts are skipped by the parser.
@@ -432,8 +433,7 @@ class ChatExchange final : public ResponseObserver {
     }
     // The throttle detector weighs 429s against every key that answered, successes included.
     service_->OnVerdict(UpstreamVerdict{}, attempt->key, model);
-    bool empty = mode_ != Mode::kRealStream && service_->settings().max_empty_responses > 0 &&
-                 IsEmptyAnswer(attempt->body);
+    bool empty = mode_ != Mode::kRealStream && IsEmptyAnswer(attempt->body);
     if (!empty) {
       service_->keys().RecordUsage(attempt->key, service_->keys().InternModel(model), 0,
                                    WallMillis());
@@ -446,7 +446,8 @@ class ChatExchange final : public ResponseObserver {
       MaybeRetire();
       return;
     }
-    if (empty) {
+    // MAX_EMPTY_RESPONSES=0: an empty answer is passed on as it is.
+    if (empty && service_->settings().max_empty_responses > 0) {
       OnEmptyAttempt();
       return;
     }
