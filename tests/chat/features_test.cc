@@ -22,7 +22,7 @@ size_t UpstreamCalls(Gateway& gateway) {
 void WaitForCalls(Gateway& gateway, size_t calls) {
   for (int i = 0; i < 200 && UpstreamCalls(gateway) < calls; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
 }
 
 // ---- MAX_EMPTY_RESPONSES ----
