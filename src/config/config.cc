@@ -342,6 +342,61 @@ const std::vector<OptionSpec>& Options() {
        [](Config& c, const std::string& v) {
          return ApplyRange(ParseUnsigned(v), 1, 100'000, &c.max_retry_num, "a count");
        }},
+      {"max-empty-responses", "MAX_EMPTY_RESPONSES", "N",
+       "empty answers retried on other keys per request (0: passed on as they are)",
+       [](const Config& c) { return std::to_string(c.max_empty_responses); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 100'000, &c.max_empty_responses, "a count");
+       }},
+      BoolOption("random-string", "RANDOM_STRING",
+                 "add two user turns of random characters (HAJIMI's disguise)",
+                 &Config::random_string),
+      {"random-string-length", "RANDOM_STRING_LENGTH", "N", "characters per disguise turn",
+       [](const Config& c) { return std::to_string(c.random_string_length); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 1, 4096, &c.random_string_length, "a length");
+       }},
+      {"concurrent-requests", "CONCURRENT_REQUESTS", "N",
+       "keys tried at once per request (not for real streaming)",
+       [](const Config& c) { return std::to_string(c.concurrent_requests); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 1, 1000, &c.concurrent_requests, "a count");
+       }},
+      {"increase-concurrent-on-failure", "INCREASE_CONCURRENT_ON_FAILURE", "N",
+       "added to the keys tried at once after a whole batch failed",
+       [](const Config& c) { return std::to_string(c.increase_concurrent_on_failure); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 1000, &c.increase_concurrent_on_failure, "a count");
+       }},
+      {"max-concurrent-requests", "MAX_CONCURRENT_REQUESTS", "N", "ceiling of keys tried at once",
+       [](const Config& c) { return std::to_string(c.max_concurrent_requests); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 1, 1000, &c.max_concurrent_requests, "a count");
+       }},
+      {"cache-expiry-time", "CACHE_EXPIRY_TIME", "DURATION",
+       "how long an unused fan-out answer stays cached (seconds)",
+       [](const Config& c) { return FormatMillis(c.cache_expiry_time_ms); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseDurationMillis(v), 1, 4'000'000'000ull, &c.cache_expiry_time_ms,
+                           "a duration");
+       }},
+      {"max-cache-entries", "MAX_CACHE_ENTRIES", "N", "cached answers kept at most",
+       [](const Config& c) { return std::to_string(c.max_cache_entries); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 1, 10'000'000, &c.max_cache_entries, "a count");
+       }},
+      {"calculate-cache-entries", "CALCULATE_CACHE_ENTRIES", "N",
+       "trailing messages that make a request's cache key",
+       [](const Config& c) { return std::to_string(c.calculate_cache_entries); },
+       [](Config& c, const std::string& v) {
+         return ApplyRange(ParseUnsigned(v), 0, 65'536, &c.calculate_cache_entries, "a count");
+       }},
+      BoolOption("precise-cache", "PRECISE_CACHE", "the cache key covers every message",
+                 &Config::precise_cache),
+      BoolOption(
+          "public-mode", "PUBLIC_MODE",
+          "HAJIMI's switch for request coalescing (accepted; ringgate does not coalesce yet)",
+          &Config::public_mode),
       {"api-key-daily-limit", "API_KEY_DAILY_LIMIT", "N",
        "successful calls per key per day before it is used only as a last resort (0: no limit)",
        [](const Config& c) { return std::to_string(c.api_key_daily_limit); },

@@ -3,10 +3,12 @@
 #include <simdjson.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 
 #include "ringgate/server/key_validator.h"
+#include "ringgate/cache/fingerprint.h"
 #include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
 #include "ringgate/keys/retry_budget.h"
@@ -114,14 +116,69 @@ ChatSettings ChatSettingsFromConfig(const Config& config) {
   s.search_prompt = config.search_prompt;
   s.skip_check_api_key = config.skip_check_api_key;
   s.key_check_concurrency = config.key_check_concurrency;
+  s.max_empty_responses = config.max_empty_responses;
+  s.random_string = config.random_string;
+  s.random_string_length = config.random_string_length;
+  s.concurrent_requests = config.concurrent_requests;
+  s.increase_concurrent_on_failure = config.increase_concurrent_on_failure;
+  s.max_concurrent_requests = config.max_concurrent_requests;
+  s.cache.ttl_ms = config.cache_expiry_time_ms;
+  s.cache.max_entries = config.max_cache_entries;
+  s.calculate_cache_entries = static_cast<int>(config.calculate_cache_entries);
+  s.precise_cache = config.precise_cache;
   return s;
 }
 
 // ---------------------------------------------------------------------------------------------
-// One chat request in flight: the upstream exchange, the client's deferred response, and the
+// One chat request in flight: its upstream tries, the client's deferred response, and the
 // translation state between them.
+//
+// Tries run in batches (HAJIMI 8.1): in non-stream and fake-stream modes a batch is
+// min(tries left, concurrency) distinct keys at once, each try a ChatAttempt of its own; the
+// first non-empty answer goes to the client; tries still running keep going and their answers
+// go to the response cache (for a regenerate request with the same fingerprint). A batch with no
+// answer raises the concurrency by INCREASE_CONCURRENT_ON_FAILURE (up to
+// MAX_CONCURRENT_REQUESTS). Real streaming tries one key at a time. The exchange is retired once
+// the client has its answer and no try is running.
 
-class ChatExchange final : public UpstreamHandler, public ResponseObserver {
+class ChatExchange;
+
+// One upstream try with one key.
+class ChatAttempt final : public UpstreamHandler {
+ public:
+  explicit ChatAttempt(ChatExchange* owner) : owner_(owner) {}
+
+  void OnUpstreamHead(const HttpResponseHead& head) override;
+  bool OnUpstreamBody(std::string_view piece) override;
+  void OnUpstreamComplete() override;
+  void OnUpstreamError(const UpstreamError& error) override;
+
+  UpstreamExchange* upstream = nullptr;
+  uint32_t key = 0;
+  int status = 0;
+  std::string body;
+  bool running = false;
+
+ private:
+  ChatExchange* owner_;
+};
+
+// An answer with neither text nor a tool call (no candidates: a blocked prompt; thoughts only;
+// empty parts), HAJIMI's "empty" (7.4). An unreadable body is not empty: it fails later as such.
+static bool IsEmptyAnswer(const std::string& body) {
+  GeminiResponseView view;
+  // Parsed in place when the buffer has simdjson's padding to spare.
+  if (!ParseGeminiResponse(body, body.capacity(), &view).ok() || view.is_error)
+    return false;
+  for (const GeminiPart& part : view.parts) {
+    // Empty text parts are skipped by the parser.
+    if (part.kind != GeminiPart::Kind::kThought)
+      return false;
+  }
+  return true;
+}
+
+class ChatExchange final : public ResponseObserver {
  public:
   enum class Mode { kRealStream, kFakeStream, kKeepAlive, kPlain };
 
@@ -133,16 +190,23 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
   // Filled by the translator before Begin; its buffers are reused from request to request.
   TranslatedChat& chat() { return chat_; }
 
-  void Begin(AsyncResponder* client, Mode mode, std::string cors) {
+  // `fingerprint`: the request's cache key when the response cache is in play (never for real
+  // streaming).
+  void Begin(AsyncResponder* client, Mode mode, std::string cors,
+             std::optional<Fingerprint> fingerprint) {
     client_ = client;
     mode_ = mode;
     retry_after_.clear();
     cors_ = std::move(cors);
-    upstream_status_ = 0;
-    body_.clear();
+    fingerprint_ = fingerprint;
     head_sent_ = false;
     finished_ = false;
+    retired_ = false;
     failed_in_band_ = false;
+    running_ = 0;
+    empties_ = 0;
+    stream_attempt_ = nullptr;
+    cache_token_ = 0;
     if (mode_ == Mode::kRealStream || mode_ == Mode::kFakeStream) {
       StreamOptions options;
       options.model = chat_.requested_model;
@@ -156,6 +220,35 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     path_ += mode_ == Mode::kRealStream ? ":streamGenerateContent?alt=sse" : ":generateContent";
     budget_.emplace(settings.max_retry_num);
     tried_ = ExcludeSet();
+    concurrency_ = mode_ == Mode::kRealStream ? 1 : std::max(settings.concurrent_requests, 1u);
+    // A regenerate request: an answer an earlier fan-out did not need, without an upstream call.
+    if (fingerprint_) {
+      switch (service_->LookUpCache(this, *fingerprint_, &cached_, &cache_token_)) {
+        case ChatService::CacheLookup::kHit:
+          Answer(cached_);
+          return;
+        case ChatService::CacheLookup::kAsked:
+          return;  // the owner core answers: OnCacheReply
+        case ChatService::CacheLookup::kMiss:
+          break;
+      }
+    }
+    GoUpstream();
+  }
+
+  // The owner core's answer to LookUpCache's question.
+  void OnCacheReply(bool hit, std::string answer) {
+    cache_token_ = 0;
+    if (hit) {
+      cached_ = std::move(answer);
+      Answer(cached_);
+      return;
+    }
+    GoUpstream();
+  }
+
+  void GoUpstream() {
+    const ChatSettings& settings = service_->settings();
     uint32_t interval = 0;
     if (mode_ == Mode::kFakeStream) interval = settings.fake_streaming_interval_ms;
     if (mode_ == Mode::kKeepAlive) interval = settings.nonstream_keepalive_interval_ms;
@@ -163,53 +256,109 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     // Armed before the first try: a request answered at once (no key to pick, every try failed
     // synchronously) cancels it in Finish instead of leaving it to fire on a reused exchange.
     if (interval > 0) ScheduleKeepAlive();
-    StartAttempt();
+    StartBatch();
   }
 
-  // One try with the next key the pool gives; false when there is none (the answer is sent).
-  bool StartAttempt() {
+  // The next batch of tries; false when not one could start (the answer is sent).
+  bool StartBatch() {
+    uint32_t size = budget_->BatchSize(concurrency_);
+    uint32_t started = 0;
+    while (started < size && StartAttempt(/*first=*/started == 0))
+      ++started;
+    if (started == 0) {
+      RespondFinal();
+      return false;
+    }
+    return true;
+  }
+
+  // One try with the next key the pool gives; false when there is none. Only the first try of a
+  // batch records a failed pick: a batch smaller than asked for still runs.
+  bool StartAttempt(bool first) {
     KeyPoolShard& keys = service_->keys();
     int64_t now = WallMillis();
     PickResult pick = keys.Pick(chat_.upstream_model, now, tried_);
     if (!pick.ok()) {
-      budget_->RecordPickFailure(pick, now);
-      RespondFinal();
+      if (first)
+        budget_->RecordPickFailure(pick, now);
       return false;
     }
-    if (!budget_->BeginAttempt(pick.key)) {
-      RespondFinal();
+    if (!budget_->BeginAttempt(pick.key))
       return false;
-    }
     tried_.Insert(pick.key);
-    key_ = pick.key;
-    upstream_status_ = 0;
-    body_.clear();
+    ChatAttempt* attempt = IdleAttempt();
+    attempt->key = pick.key;
+    attempt->status = 0;
+    attempt->body.clear();
+    attempt->running = true;
+    ++running_;
+    if (mode_ == Mode::kRealStream)
+      stream_attempt_ = attempt;
     UpstreamRequest request;
     request.path = path_;
     request.api_key = keys.key(pick.key);
     request.body = chat_.gemini_body;
     request.max_body_bytes =
         mode_ == Mode::kRealStream ? ResponseParser::kNoBodyLimit : kMaxUpstreamBodyBytes;
-    upstream_ = service_->upstream().Start(request, this);
+    attempt->upstream = service_->upstream().Start(request, attempt);
     return true;
   }
 
-  // A failed try: learn from it, then try the next key while the answer is still ours to give.
-  void OnFailedAttempt(const UpstreamVerdict& verdict, int status, std::string client_body) {
-    service_->OnVerdict(verdict, key_, chat_.upstream_model);
+  // A failed try: learn from it, then, once the whole batch is over, try the next keys while the
+  // answer is still ours to give.
+  void OnFailedAttempt(ChatAttempt* attempt, const UpstreamVerdict& verdict, int status,
+                       std::string client_body) {
+    service_->OnVerdict(verdict, attempt->key, chat_.upstream_model);
     budget_->RecordOutcome(verdict);
     if (verdict.kind == VerdictKind::kClientError) {
       RespondError(status, std::move(client_body));
       return;
     }
+    AfterUnansweredTry();
+  }
+
+  // An empty answer (HAJIMI 7.4, 8.6): another key, up to MAX_EMPTY_RESPONSES of them.
+  void OnEmptyAttempt() {
+    budget_->RecordEmpty();
+    if (++empties_ >= service_->settings().max_empty_responses) {
+      RespondEmpty();
+      return;
+    }
+    AfterUnansweredTry();
+  }
+
+  // HAJIMI answers 200 with a role "error" message ("空响应次数达到上限\n请修改输入提示词"); here,
+  // like every final failure, an OpenAI error: 502 "empty_response".
+  void RespondEmpty() {
+    RespondError(502,
+                 OpenAiError("Gemini answered without any content " + std::to_string(empties_) +
+                                 (empties_ == 1 ? " time" : " times") +
+                                 " (MAX_EMPTY_RESPONSES); the prompt may be blocked by a "
+                                 "safety filter: change the prompt",
+                             "server_error", "empty_response"));
+  }
+
+  void AfterUnansweredTry() {
+    if (running_ > 0)
+      return;  // the rest of the batch may still answer
+    const ChatSettings& settings = service_->settings();
+    if (mode_ != Mode::kRealStream) {
+      concurrency_ = std::min(concurrency_ + settings.increase_concurrent_on_failure,
+                              std::max(settings.max_concurrent_requests, 1u));
+    }
     if (!budget_->done() && client_ != nullptr) {
-      StartAttempt();
+      StartBatch();
       return;
     }
     RespondFinal();
   }
 
   void RespondFinal() {
+    // Out of keys with nothing but empty answers: the same error as a spent empty budget.
+    if (empties_ > 0 && budget_->failures() == empties_ && !budget_->client_error()) {
+      RespondEmpty();
+      return;
+    }
     FinalError final = budget_->Final(WallMillis());
     if (final.retry_after_ms > 0) {
       retry_after_ = "Retry-After: " + std::to_string((final.retry_after_ms + 999) / 1000) + "\r\n";
@@ -239,16 +388,20 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     }
   }
 
-  // ---- UpstreamHandler ----
-  void OnUpstreamHead(const HttpResponseHead& head) override { upstream_status_ = head.status; }
+  // ---- From the attempts ----
+  void OnAttemptHead(ChatAttempt* attempt, const HttpResponseHead& head) {
+    attempt->status = head.status;
+  }
 
-  bool OnUpstreamBody(std::string_view piece) override {
-    if (upstream_status_ != 200) {
-      if (body_.size() < kMaxErrorBodyBytes) body_.append(piece.substr(0, kMaxErrorBodyBytes));
+  bool OnAttemptBody(ChatAttempt* attempt, std::string_view piece) {
+    if (attempt->status != 200) {
+      if (attempt->body.size() < kMaxErrorBodyBytes) {
+        attempt->body.append(piece.substr(0, kMaxErrorBodyBytes));
+      }
       return true;
     }
     if (mode_ != Mode::kRealStream) {
-      body_.append(piece);
+      attempt->body.append(piece);
       return true;
     }
     if (!head_sent_) StartClientStream();
@@ -256,8 +409,8 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     client_->WriteChunkWith(&ChatExchange::WriteStreamEvents, this);
     if (failed_in_band_) {
       // A malformed event: the transcoder already wrote the error and [DONE].
-      UpstreamExchange* upstream = upstream_;
-      upstream_ = nullptr;
+      UpstreamExchange* upstream = attempt->upstream;
+      Stopped(attempt);
       upstream->Cancel();
       client_->EndStream();
       Finish();
@@ -267,44 +420,65 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     return !client_->congested();
   }
 
-  void OnUpstreamComplete() override {
-    upstream_ = nullptr;
-    if (upstream_status_ != 200) {
-      UpstreamVerdict verdict = ClassifyGeminiError(upstream_status_, body_, WallMillis());
-      OnFailedAttempt(verdict, upstream_status_, OpenAiErrorFromGemini(upstream_status_, body_));
+  void OnAttemptComplete(ChatAttempt* attempt) {
+    Stopped(attempt);
+    const std::string_view model = chat_.upstream_model;
+    if (attempt->status != 200) {
+      UpstreamVerdict verdict = ClassifyGeminiError(attempt->status, attempt->body, WallMillis());
+      if (finished_) {
+        service_->OnVerdict(verdict, attempt->key, model);
+        MaybeRetire();
+        return;
+      }
+      OnFailedAttempt(attempt, verdict, attempt->status,
+                      OpenAiErrorFromGemini(attempt->status, attempt->body));
       return;
     }
     // The throttle detector weighs 429s against every key that answered, successes included.
-    service_->OnVerdict(UpstreamVerdict{}, key_, chat_.upstream_model);
-    service_->keys().RecordUsage(key_, service_->keys().InternModel(chat_.upstream_model), 0,
-                                 WallMillis());
-    switch (mode_) {
-      case Mode::kRealStream:
-        if (!head_sent_) StartClientStream();
-        client_->WriteChunkWith(
-            [](std::string& out, void* self) {
-              static_cast<ChatExchange*>(self)->transcoder_->Finish(out);
-            },
-            this);
-        client_->EndStream();
-        break;
-      case Mode::kFakeStream:
-        if (!head_sent_) StartClientStream();
-        client_->WriteChunkWith(&ChatExchange::WriteWholeAnswerAsStream, this);
-        client_->EndStream();
-        break;
-      case Mode::kKeepAlive:
-      case Mode::kPlain:
-        SendCompletion();
-        break;
+    service_->OnVerdict(UpstreamVerdict{}, attempt->key, model);
+    bool empty = mode_ != Mode::kRealStream && IsEmptyAnswer(attempt->body);
+    if (!empty) {
+      service_->keys().RecordUsage(attempt->key, service_->keys().InternModel(model), 0,
+                                   WallMillis());
     }
-    Finish();
+    if (finished_) {
+      // A fan-out answer the client did not need: kept for a regenerate request.
+      if (!empty && fingerprint_) {
+        service_->PutCached(*fingerprint_, std::move(attempt->body));
+      }
+      MaybeRetire();
+      return;
+    }
+    // MAX_EMPTY_RESPONSES=0: an empty answer is passed on as it is.
+    if (empty && service_->settings().max_empty_responses > 0) {
+      OnEmptyAttempt();
+      return;
+    }
+    if (mode_ == Mode::kRealStream) {
+      if (!head_sent_)
+        StartClientStream();
+      client_->WriteChunkWith(
+          [](std::string& out, void* self) {
+            static_cast<ChatExchange*>(self)->transcoder_->Finish(out);
+          },
+          this);
+      client_->EndStream();
+      Finish();
+      return;
+    }
+    Answer(attempt->body);
   }
 
-  void OnUpstreamError(const UpstreamError& error) override {
-    upstream_ = nullptr;
+  void OnAttemptError(ChatAttempt* attempt, const UpstreamError& error) {
+    Stopped(attempt);
     RG_LOG(kWarning, "upstream %s: %s", UpstreamErrorName(error.kind),
            MaskApiKeys(error.message).c_str());
+    UpstreamVerdict verdict = ClassifyTransportError(TransportFailureFor(error.kind));
+    if (finished_) {
+      service_->OnVerdict(verdict, attempt->key, chat_.upstream_model);
+      MaybeRetire();
+      return;
+    }
     int status = StatusForUpstreamError(error.kind);
     std::string body = OpenAiError(MaskApiKeys(error.message), ErrorTypeForStatus(status),
                                    std::string("upstream_") + UpstreamErrorName(error.kind));
@@ -313,24 +487,25 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
       RespondError(status, std::move(body));
       return;
     }
-    UpstreamVerdict verdict = ClassifyTransportError(TransportFailureFor(error.kind));
     last_transport_status_ = status;
-    OnFailedAttempt(verdict, status, std::move(body));
+    OnFailedAttempt(attempt, verdict, status, std::move(body));
   }
 
   // ---- ResponseObserver ----
   void OnClientGone() override {
+    if (finished_)
+      return;
     client_ = nullptr;
-    if (upstream_ != nullptr) {
-      UpstreamExchange* upstream = upstream_;
-      upstream_ = nullptr;
-      upstream->Cancel();  // nobody is left to read the answer
-    }
+    // Nobody is left to read the answer. (HAJIMI lets the tries run on and caches their answers;
+    // here they are cancelled and their keys saved.)
+    CancelRunning();
     Finish();
   }
 
   void OnWritable() override {
-    if (upstream_ != nullptr) upstream_->Resume();
+    if (stream_attempt_ != nullptr && stream_attempt_->upstream != nullptr) {
+      stream_attempt_->upstream->Resume();
+    }
   }
 
  private:
@@ -346,7 +521,48 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
 
   static void WriteWholeAnswerAsStream(std::string& out, void* context) {
     auto* self = static_cast<ChatExchange*>(context);
-    if (self->transcoder_->Transcode(self->body_, out)) self->transcoder_->Finish(out);
+    if (self->transcoder_->Transcode(*self->answer_body_, out))
+      self->transcoder_->Finish(out);
+  }
+
+  // A whole Gemini answer (a try's or a cached one) to the client, in the request's mode.
+  void Answer(const std::string& gemini_body) {
+    answer_body_ = &gemini_body;
+    if (mode_ == Mode::kFakeStream) {
+      if (!head_sent_)
+        StartClientStream();
+      client_->WriteChunkWith(&ChatExchange::WriteWholeAnswerAsStream, this);
+      client_->EndStream();
+    } else {
+      SendCompletion();
+    }
+    Finish();
+  }
+
+  ChatAttempt* IdleAttempt() {
+    for (const std::unique_ptr<ChatAttempt>& attempt : attempts_) {
+      if (!attempt->running)
+        return attempt.get();
+    }
+    attempts_.push_back(std::make_unique<ChatAttempt>(this));
+    return attempts_.back().get();
+  }
+
+  void Stopped(ChatAttempt* attempt) {
+    attempt->upstream = nullptr;
+    attempt->running = false;
+    --running_;
+  }
+
+  void CancelRunning() {
+    for (const std::unique_ptr<ChatAttempt>& attempt : attempts_) {
+      if (!attempt->running)
+        continue;
+      UpstreamExchange* upstream = attempt->upstream;
+      Stopped(attempt.get());
+      if (upstream != nullptr)
+        upstream->Cancel();
+    }
   }
 
   void StartClientStream() {
@@ -388,7 +604,7 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     json.clear();
     ChatResponseOptions options;
     options.model = chat_.requested_model;
-    Status converted = TranslateChatResponse(body_, options, json);
+    Status converted = TranslateChatResponse(*answer_body_, options, json);
     if (!converted.ok()) {
       RespondError(502, OpenAiError("upstream answer could not be read: " + converted.message(),
                                     "server_error", "upstream_invalid"));
@@ -404,7 +620,7 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
 
   // Before the head: the real status and an OpenAI error body. After: the error in-band.
   void RespondError(int status, std::string body) {
-    if (client_ == nullptr) {
+    if (client_ == nullptr || finished_) {
       Finish();
       return;
     }
@@ -429,28 +645,49 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
     Finish();
   }
 
+  // The client has its answer (or is gone). Tries still running finish into the cache when there
+  // is one to fill, else they are cancelled.
   void Finish() {
     if (finished_) return;
     finished_ = true;
+    client_ = nullptr;
+    if (cache_token_ != 0) {
+      service_->ForgetCacheLookUp(cache_token_);
+      cache_token_ = 0;
+    }
     service_->shard().timers().Cancel(&keepalive_timer_);
+    if (!fingerprint_)
+      CancelRunning();
+    MaybeRetire();
+  }
+
+  void MaybeRetire() {
+    if (!finished_ || running_ > 0 || retired_)
+      return;
+    retired_ = true;
     service_->Retire(this);
   }
 
   ChatService* service_;
   AsyncResponder* client_ = nullptr;
-  UpstreamExchange* upstream_ = nullptr;
   TranslatedChat chat_;
   Mode mode_ = Mode::kPlain;
   std::string cors_;
   std::string path_;
-  int upstream_status_ = 0;
-  std::string body_;
   std::string error_body_;
   std::string answer_;
   std::string retry_after_;
+  std::string cached_;
+  const std::string* answer_body_ = nullptr;  // the Gemini answer being sent
+  std::optional<Fingerprint> fingerprint_;
+  uint64_t cache_token_ = 0;  // a LookUpCache question is out (0: none)
   std::optional<RetryBudget> budget_;
   ExcludeSet tried_;
-  uint32_t key_ = 0;
+  std::vector<std::unique_ptr<ChatAttempt>> attempts_;  // reused from request to request
+  ChatAttempt* stream_attempt_ = nullptr;               // real streaming: the current try
+  uint32_t running_ = 0;                                // attempts in flight
+  uint32_t concurrency_ = 1;
+  uint32_t empties_ = 0;
   int last_transport_status_ = 0;
   std::optional<StreamTranscoder> transcoder_;
   SseFramer framer_;
@@ -458,8 +695,22 @@ class ChatExchange final : public UpstreamHandler, public ResponseObserver {
   uint32_t keepalive_interval_ms_ = 0;
   bool head_sent_ = false;
   bool finished_ = false;
+  bool retired_ = false;
   bool failed_in_band_ = false;
 };
+
+void ChatAttempt::OnUpstreamHead(const HttpResponseHead& head) {
+  owner_->OnAttemptHead(this, head);
+}
+bool ChatAttempt::OnUpstreamBody(std::string_view piece) {
+  return owner_->OnAttemptBody(this, piece);
+}
+void ChatAttempt::OnUpstreamComplete() {
+  owner_->OnAttemptComplete(this);
+}
+void ChatAttempt::OnUpstreamError(const UpstreamError& error) {
+  owner_->OnAttemptError(this, error);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The upstream model list, every page, refreshed.
@@ -609,7 +860,9 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
       keys_(KeyPoolOptions{static_cast<int64_t>(config.api_key_daily_limit)},
             RandomSeed() ^ static_cast<uint64_t>(shard.index()), WallMillis()),
       trusted_proxies_(TrustedProxiesFromConfig(config)),
-      limiter_(RateLimitSettingsFromConfig(config)) {
+      limiter_(RateLimitSettingsFromConfig(config)),
+      cache_(settings_.cache.ForShard(shard.core_count())),
+      random_state_(RandomSeed()) {
   const UpstreamShared& shared = shard.upstream_shared();
   // Invalid keys first, quarantined: a key listed in both stays out of rotation.
   if (shared.invalid_keys != nullptr) keys_.AddKeys(*shared.invalid_keys, /*quarantined=*/true);
@@ -626,6 +879,10 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
   };
   translate_options_.search_mode = settings_.search_mode;
   translate_options_.search_prompt = settings_.search_prompt;
+  if (settings_.random_string) {
+    translate_options_.disguise_first = disguise_first_;
+    translate_options_.disguise_last = disguise_last_;
+  }
   refresh_timer_.set_callback(
       [](Timer*, void* self) { static_cast<ChatService*>(self)->fetcher_->Fetch(); }, this);
 }
@@ -727,6 +984,8 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   // Bodies with a Content-Length arrive with 64 bytes of slack: parse them in place.
   const std::string& body = request.body;
   TranslatedChat& chat = exchange->chat();
+  if (settings_.random_string)
+    NewDisguise();
   std::optional<TranslateError> error =
       body.capacity() - body.size() >= simdjson::SIMDJSON_PADDING
           ? translator_.TranslatePaddedInto(body, translate_options_, &chat)
@@ -761,8 +1020,11 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
     mode = settings_.nonstream_keepalive ? ChatExchange::Mode::kKeepAlive
                                          : ChatExchange::Mode::kPlain;
   }
+  std::optional<Fingerprint> fingerprint;
+  if (mode != ChatExchange::Mode::kRealStream)
+    fingerprint = CacheKey(body);
   AsyncResponder* client = responder.Defer(exchange);
-  exchange->Begin(client, mode, std::move(cors));
+  exchange->Begin(client, mode, std::move(cors), fingerprint);
 }
 
 void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key,
@@ -807,6 +1069,8 @@ void ChatService::OnUsageTimer() {
   int64_t now = WallMillis();
   keys_.MaybeDailyReset(now);
   PublishRateDeltas();
+  if (cache_.size() > 0)
+    cache_.Expire(shard_.now_ms());
   if (keys_.UsagePublishDue(now)) {
     usage_events_.clear();
     keys_.TakeUsageEvents(now, &usage_events_);
@@ -817,6 +1081,145 @@ void ChatService::OnUsageTimer() {
     }
   }
   shard_.timers().Schedule(&usage_timer_, shard_.now_ms() + kUsageTickMs);
+}
+
+// The disguise strings (HAJIMI 7.1: [A-Za-z0-9]{RANDOM_STRING_LENGTH}, two per request) from a
+// per-core splitmix64 seeded by getrandom: unpredictable enough for a disguise, and cheap.
+void ChatService::NewDisguise() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  for (std::string* out : {&disguise_first_, &disguise_last_}) {
+    out->resize(settings_.random_string_length);
+    uint64_t bits = 0;
+    int left = 0;
+    for (char& c : *out) {
+      if (left == 0) {
+        bits = NextRandom();
+        left = 10;  // 62^10 < 2^64: ten characters per draw
+      }
+      c = kAlphabet[bits % 62];
+      bits /= 62;
+      --left;
+    }
+  }
+  // The views follow the strings' buffers, which may move when the length grows.
+  translate_options_.disguise_first = disguise_first_;
+  translate_options_.disguise_last = disguise_last_;
+}
+
+uint64_t ChatService::NextRandom() {
+  uint64_t z = (random_state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// The response-cache key, computed only when fan-out is configured: only fan-out puts answers
+// in the cache.
+std::optional<Fingerprint> ChatService::CacheKey(std::string_view body) {
+  bool fan_out =
+      settings_.concurrent_requests > 1 ||
+      (settings_.increase_concurrent_on_failure > 0 && settings_.max_concurrent_requests > 1);
+  if (!fan_out)
+    return std::nullopt;
+  Result<Fingerprint> key =
+      OpenAiBodyFingerprint(body, settings_.calculate_cache_entries, settings_.precise_cache);
+  if (!key.ok())
+    return std::nullopt;
+  return *key;
+}
+
+// ---- The response cache, sharded: fingerprint F lives on core OwnerCore(F) ----
+
+namespace {
+
+class CachePutMessage final : public CoreMessage {
+ public:
+  explicit CachePutMessage(CachePut put) : put_(std::move(put)) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->PutCached(put_.fingerprint, std::move(put_.answer));
+  }
+
+ private:
+  CachePut put_;
+};
+
+class CacheTakeMessage final : public CoreMessage {
+ public:
+  explicit CacheTakeMessage(CacheTake take) : take_(take) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnRemoteCacheTake(take_);
+  }
+
+ private:
+  CacheTake take_;
+};
+
+class CacheTakeReplyMessage final : public CoreMessage {
+ public:
+  CacheTakeReplyMessage(CacheTakeReply reply, Fingerprint fingerprint)
+      : reply_(std::move(reply)), fingerprint_(fingerprint) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnCacheTakeReply(std::move(reply_), fingerprint_);
+  }
+
+ private:
+  CacheTakeReply reply_;
+  Fingerprint fingerprint_;
+};
+
+}  // namespace
+
+ChatService::CacheLookup ChatService::LookUpCache(ChatExchange* exchange, Fingerprint fingerprint,
+                                                  std::string* answer, uint64_t* token) {
+  int owner = OwnerCore(fingerprint, shard_.core_count());
+  if (owner == shard_.index()) {
+    std::optional<std::string> cached = cache_.Take(fingerprint, shard_.now_ms());
+    if (!cached)
+      return CacheLookup::kMiss;
+    *answer = std::move(*cached);
+    return CacheLookup::kHit;
+  }
+  *token = ++last_cache_token_;
+  cache_waiters_.emplace(*token, exchange);
+  shard_.Post(owner, std::make_unique<CacheTakeMessage>(
+                         CacheTake{fingerprint, static_cast<uint32_t>(shard_.index()), *token}));
+  return CacheLookup::kAsked;
+}
+
+void ChatService::ForgetCacheLookUp(uint64_t token) {
+  cache_waiters_.erase(token);
+}
+
+void ChatService::PutCached(Fingerprint fingerprint, std::string answer) {
+  int owner = OwnerCore(fingerprint, shard_.core_count());
+  if (owner == shard_.index()) {
+    cache_.Put(fingerprint, std::move(answer), shard_.now_ms());
+    return;
+  }
+  shard_.Post(owner, std::make_unique<CachePutMessage>(CachePut{fingerprint, std::move(answer)}));
+}
+
+void ChatService::OnRemoteCacheTake(const CacheTake& take) {
+  CacheTakeReply reply = ApplyCacheTake(cache_, take, shard_.now_ms());
+  shard_.Post(static_cast<int>(take.reply_core),
+              std::make_unique<CacheTakeReplyMessage>(std::move(reply), take.fingerprint));
+}
+
+void ChatService::OnCacheTakeReply(CacheTakeReply reply, Fingerprint fingerprint) {
+  auto waiter = cache_waiters_.find(reply.request_id);
+  if (waiter == cache_waiters_.end()) {
+    // The client went away meanwhile: the answer goes back for the next one.
+    if (reply.hit)
+      PutCached(fingerprint, std::move(reply.answer));
+    return;
+  }
+  ChatExchange* exchange = waiter->second;
+  cache_waiters_.erase(waiter);
+  exchange->OnCacheReply(reply.hit, std::move(reply.answer));
 }
 
 ChatExchange* ChatService::Acquire() {

@@ -13,7 +13,9 @@ namespace {
 struct PlainConfig {
   static GatewayOptions Options() {
     GatewayOptions options;
-    options.env = {"NONSTREAM_KEEPALIVE_ENABLED=false"};
+    // RANDOM_STRING off: these tests read the translation itself (features_test.cc checks the
+    // disguise turns).
+    options.env = {"NONSTREAM_KEEPALIVE_ENABLED=false", "RANDOM_STRING=false"};
     return options;
   }
 };

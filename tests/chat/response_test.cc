@@ -16,7 +16,9 @@ namespace {
 struct PlainConfig {
   static GatewayOptions Options() {
     GatewayOptions options;
-    options.env = {"NONSTREAM_KEEPALIVE_ENABLED=false"};
+    // MAX_EMPTY_RESPONSES=0: empty and blocked answers are passed on as they are, so that their
+    // translation can be read (features_test.cc checks the retries).
+    options.env = {"NONSTREAM_KEEPALIVE_ENABLED=false", "MAX_EMPTY_RESPONSES=0"};
     return options;
   }
 };

@@ -25,7 +25,13 @@ for (const fakeStreaming of [false, true]) {
     before(async () => {
       stack = await startStack({
         fakeStreaming,
-        env: { FAKE_STREAMING_INTERVAL: '0.5', NONSTREAM_KEEPALIVE_INTERVAL: '500ms' },
+        // RANDOM_STRING off: the tests read the last upstream part (the disguise would be last
+        // for a one-message conversation, as in HAJIMI).
+        env: {
+          FAKE_STREAMING_INTERVAL: '0.5',
+          NONSTREAM_KEEPALIVE_INTERVAL: '500ms',
+          RANDOM_STRING: 'false',
+        },
       });
       // .chat(): chat completions, not the Responses API.
       model = createOpenAI({ baseURL: stack.baseURL, apiKey: PASSWORD }).chat(MODEL);

@@ -103,6 +103,24 @@ struct Config {
   std::string search_prompt = "（使用搜索工具联网搜索，需要在content中结合搜索内容）";
   // Keys tried at most per request (HAJIMI's MAX_RETRY_NUM), counted exactly.
   uint32_t max_retry_num = 15;
+  // 200 answers without text or tool call (a blocked prompt, thoughts only) retried on other keys
+  // at most this many times per request; 0: an empty answer is passed on as it is.
+  uint32_t max_empty_responses = 5;
+  // Disguise user turns of random [A-Za-z0-9] characters at index 1 and before the last turn.
+  bool random_string = true;
+  uint32_t random_string_length = 5;
+  // Upstream fan-out per request (non-stream and fake-stream): keys tried at once, the step added
+  // after a whole batch failed, and the ceiling.
+  uint32_t concurrent_requests = 1;
+  uint32_t increase_concurrent_on_failure = 0;
+  uint32_t max_concurrent_requests = 3;
+  // Response cache of the answers fan-out did not need (served once to a regenerate request).
+  uint32_t cache_expiry_time_ms = 21'600'000;
+  uint32_t max_cache_entries = 500;
+  uint32_t calculate_cache_entries = 6;
+  bool precise_cache = false;
+  // HAJIMI: disables request coalescing (not implemented in ringgate yet: accepted, no effect).
+  bool public_mode = false;
   // Successful calls per key per day before the key is used only when every other is over it
   // (soft, as HAJIMI); 0 turns the limit off.
   uint32_t api_key_daily_limit = 100;

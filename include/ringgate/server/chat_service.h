@@ -18,12 +18,32 @@
 // The 200 head is committed only when the first keep-alive is due or the first streamed byte is
 // ready, so an upstream error that comes quickly (bad key, quota, bad request) still reaches the
 // client with its real status. After that, errors travel in-band.
+//
+// HAJIMI's request features (hajimi-behaviour.md 7.1, 8.1, 10):
+//   * RANDOM_STRING: two user turns of RANDOM_STRING_LENGTH random [A-Za-z0-9] characters (index
+//     1 and before the last turn), fresh per request from a per-core PRNG.
+//   * MAX_EMPTY_RESPONSES: an answer without text or tool call (blocked prompt, thoughts only) is
+//     retried on another key; when the budget is spent the client gets 502 "empty_response" (an
+//     OpenAI error instead of HAJIMI's 200 with a role "error" message, like every other final
+//     failure here). Real streaming never retries empties, as HAJIMI.
+//   * Fan-out (non-stream and fake-stream): CONCURRENT_REQUESTS keys at once, raised by
+//     INCREASE_CONCURRENT_ON_FAILURE after a failed batch up to MAX_CONCURRENT_REQUESTS; the
+//     first answer wins, the others go to the response cache. Real streaming: one key at a time.
+//   * Response cache: a request whose fingerprint has a cached answer is served from it without
+//     an upstream call (single use). Fingerprint F's answers live on core OwnerCore(F): other
+//     cores put and take them with core messages (a take waits for the owner's reply before
+//     going upstream). Fingerprints are computed only when fan-out is configured. No request
+//     coalescing yet (PUBLIC_MODE is accepted and has no effect).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "ringgate/cache/fingerprint.h"
+#include "ringgate/cache/response_cache.h"
 #include "ringgate/config/config.h"
 #include "ringgate/http/router.h"
 #include "ringgate/io/timer_wheel.h"
@@ -54,6 +74,15 @@ struct ChatSettings {
   bool enable_thinking = true;
   bool search_mode = false;
   std::string search_prompt;
+  uint32_t max_empty_responses = 5;
+  bool random_string = true;
+  uint32_t random_string_length = 5;
+  uint32_t concurrent_requests = 1;
+  uint32_t increase_concurrent_on_failure = 0;
+  uint32_t max_concurrent_requests = 3;
+  CacheSettings cache;  // all cores together; each core holds its ForShard part
+  int calculate_cache_entries = 6;
+  bool precise_cache = false;
   uint32_t model_refresh_ms = 3'600'000;
   uint32_t model_retry_ms = 30'000;
   bool skip_check_api_key = false;
@@ -102,6 +131,20 @@ class ChatService {
   Shard& shard() { return shard_; }
   UpstreamPool& upstream() { return upstream_; }
   const ChatSettings& settings() const { return settings_; }
+  // ---- The response cache (fan-out answers kept for a regenerate request) ----
+  // Fingerprint F's answers live on core OwnerCore(F); other cores ask it with core messages.
+  enum class CacheLookup { kHit, kMiss, kAsked };
+  // kHit: *answer is the cached Gemini answer (removed from the cache). kAsked: the owner core was
+  // asked; exchange->OnCacheReply follows unless ForgetCacheLookUp(*token) is called first.
+  CacheLookup LookUpCache(ChatExchange* exchange, Fingerprint fingerprint, std::string* answer,
+                          uint64_t* token);
+  void ForgetCacheLookUp(uint64_t token);
+  // Stores an answer on the owner core.
+  void PutCached(Fingerprint fingerprint, std::string answer);
+  // Core messages: another core's question to this owner, and the owner's reply.
+  void OnRemoteCacheTake(const CacheTake& take);
+  void OnCacheTakeReply(CacheTakeReply reply, Fingerprint fingerprint);
+  ResponseCacheShard& cache() { return cache_; }
   void Retire(ChatExchange* exchange);
   void OnModelsFetched(ModelCatalog catalog);
   void OnModelsFailed(const std::string& why);
@@ -118,6 +161,10 @@ class ChatService {
   void PublishRateDeltas();
   ChatExchange* Acquire();
   void OnUsageTimer();
+  // Fresh RANDOM_STRING disguise strings into translate_options_.
+  void NewDisguise();
+  uint64_t NextRandom();
+  std::optional<Fingerprint> CacheKey(std::string_view body);
 
   Shard& shard_;
   UpstreamPool& upstream_;
@@ -139,6 +186,12 @@ class ChatService {
   std::vector<std::unique_ptr<ChatExchange>> exchanges_;  // every exchange object, reused
   std::vector<ChatExchange*> free_;
   std::vector<ChatExchange*> retired_;  // finished this iteration; free at its end
+  ResponseCacheShard cache_;
+  std::unordered_map<uint64_t, ChatExchange*> cache_waiters_;  // LookUpCache questions out
+  uint64_t last_cache_token_ = 0;
+  uint64_t random_state_;
+  std::string disguise_first_;
+  std::string disguise_last_;
 };
 
 }  // namespace ringgate
