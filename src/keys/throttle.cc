@@ -4,39 +4,46 @@
 
 namespace ringgate {
 
-IpThrottleDetector::IpThrottleDetector(ThrottleOptions options) : options_(options) {}
+IpThrottleDetector::IpThrottleDetector(ThrottleOptions options)
+    : options_(options), ring_(std::max<size_t>(options.max_events, 1)) {}
 
 void IpThrottleDetector::Forget(const Event& e) {
-  auto it = counts_.find(e.key);
-  if (it == counts_.end())
-    return;
-  --it->second.answers;
-  if (e.got_429 && --it->second.got_429 == 0)
+  Counts& c = counts_[e.key];
+  if (e.got_429 && --c.got_429 == 0)
     --distinct_429_;
-  if (it->second.answers == 0)
-    counts_.erase(it);
+  if (--c.answers == 0)
+    --distinct_keys_;
+}
+
+void IpThrottleDetector::PopOldest() {
+  Forget(ring_[head_]);
+  head_ = (head_ + 1) % ring_.size();
+  --size_;
 }
 
 void IpThrottleDetector::Clear() {
-  events_.clear();
-  counts_.clear();
-  distinct_429_ = 0;
+  head_ = size_ = 0;
+  std::fill(counts_.begin(), counts_.end(), Counts{});
+  distinct_keys_ = distinct_429_ = 0;
 }
 
 std::optional<int64_t> IpThrottleDetector::Record(uint32_t key, bool got_429,
                                                   int64_t retry_delay_ms, int64_t now_ms) {
-  while (!events_.empty() && (events_.front().at_ms <= now_ms - options_.window_ms ||
-                              events_.size() >= options_.max_events)) {
-    Forget(events_.front());
-    events_.pop_front();
+  while (size_ > 0 &&
+         (ring_[head_].at_ms <= now_ms - options_.window_ms || size_ >= ring_.size())) {
+    PopOldest();
   }
   // Answers that arrive during a backoff were sent before it: they prove nothing new.
   if (active(now_ms))
     return std::nullopt;
 
-  events_.push_back(Event{now_ms, retry_delay_ms, key, got_429});
+  ring_[(head_ + size_) % ring_.size()] = Event{now_ms, retry_delay_ms, key, got_429};
+  ++size_;
+  if (key >= counts_.size())
+    counts_.resize(static_cast<size_t>(key) + 1);
   Counts& c = counts_[key];
-  ++c.answers;
+  if (c.answers++ == 0)
+    ++distinct_keys_;
   if (got_429 && c.got_429++ == 0)
     ++distinct_429_;
   if (!got_429)
@@ -45,11 +52,12 @@ std::optional<int64_t> IpThrottleDetector::Record(uint32_t key, bool got_429,
   if (distinct_429_ < std::max<uint32_t>(options_.min_distinct_keys, 1))
     return std::nullopt;
   if (static_cast<double>(distinct_429_) <
-      options_.min_fraction * static_cast<double>(counts_.size())) {
+      options_.min_fraction * static_cast<double>(distinct_keys_)) {
     return std::nullopt;
   }
   int64_t backoff = options_.backoff_ms;
-  for (const Event& e : events_) {
+  for (size_t i = 0; i < size_; ++i) {
+    const Event& e = ring_[(head_ + i) % ring_.size()];
     if (e.got_429)
       backoff = std::max(backoff, e.retry_delay_ms);
   }

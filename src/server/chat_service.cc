@@ -1054,6 +1054,20 @@ class HealthMessage final : public CoreMessage {
   HealthEvent event_;
 };
 
+// One tick's usage deltas for another core, in one message (one MSG_RING, however many keys).
+class HealthBatchMessage final : public CoreMessage {
+ public:
+  explicit HealthBatchMessage(std::shared_ptr<const std::vector<HealthEvent>> events)
+      : events_(std::move(events)) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() == nullptr) return;
+    for (const HealthEvent& event : *events_) shard.chat()->ApplyRemoteHealth(event);
+  }
+
+ private:
+  std::shared_ptr<const std::vector<HealthEvent>> events_;
+};
+
 }  // namespace
 
 void ChatService::PublishHealth(const HealthEvent& event) {
@@ -1074,9 +1088,10 @@ void ChatService::OnUsageTimer() {
   if (keys_.UsagePublishDue(now)) {
     usage_events_.clear();
     keys_.TakeUsageEvents(now, &usage_events_);
-    for (const HealthEvent& event : usage_events_) {
+    if (!usage_events_.empty() && shard_.core_count() > 1) {
+      auto batch = std::make_shared<const std::vector<HealthEvent>>(usage_events_);
       for (int core = 0; core < shard_.core_count(); ++core) {
-        if (core != shard_.index()) shard_.Post(core, std::make_unique<HealthMessage>(event));
+        if (core != shard_.index()) shard_.Post(core, std::make_unique<HealthBatchMessage>(batch));
       }
     }
   }

@@ -12,9 +12,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
-#include <unordered_map>
+#include <vector>
 
 #include "ringgate/keys/upstream_verdict.h"
 
@@ -50,7 +49,7 @@ class IpThrottleDetector {
   int64_t until_ms() const { return until_ms_; }
   bool active(int64_t now_ms) const { return now_ms < until_ms_; }
   size_t distinct_keys_429() const { return distinct_429_; }
-  size_t distinct_keys() const { return counts_.size(); }
+  size_t distinct_keys() const { return distinct_keys_; }
 
  private:
   struct Event {
@@ -65,10 +64,17 @@ class IpThrottleDetector {
   };
   void Forget(const Event& e);
   void Clear();
+  void PopOldest();
 
   ThrottleOptions options_;
-  std::deque<Event> events_;
-  std::unordered_map<uint32_t, Counts> counts_;
+  // The remembered answers, oldest first, in a fixed ring (no allocation per answer).
+  std::vector<Event> ring_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+  // By key index: answers and 429s in the window (a flat array: every success passes here, so
+  // no hashing and no node allocation, however many keys there are).
+  std::vector<Counts> counts_;
+  size_t distinct_keys_ = 0;
   size_t distinct_429_ = 0;
   int64_t until_ms_ = 0;
 };
