@@ -102,3 +102,22 @@ TEST(JsonWriterTest, NonFiniteDoublesBecomeNull) {
 
 }  // namespace
 }  // namespace ringgate
+
+namespace ringgate {
+namespace {
+
+TEST(JsonWriterTest, KeysNeedingEscapesTakeTheSlowPath) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.FieldInt("plain_key", 1);
+  w.FieldInt("quote\"key", 2);
+  w.FieldInt(std::string(60, 'k'), 3);
+  w.FieldInt("ünï", 4);
+  w.EndObject();
+  EXPECT_EQ(out, "{\"plain_key\":1,\"quote\\\"key\":2,\"" + std::string(60, 'k') +
+                     "\":3,\"ünï\":4}");
+}
+
+}  // namespace
+}  // namespace ringgate

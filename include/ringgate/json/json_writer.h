@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -35,10 +36,20 @@ class JsonWriter {
   // Inside an object: the next value's key.
   void Key(std::string_view key) {
     BeforeValue();
+    after_key_ = true;
+    // Keys are nearly always short plain ASCII: write `"key":` with one append.
+    if (key.size() <= kShortKey && IsPlainAscii(key)) {
+      char buffer[kShortKey + 3];
+      buffer[0] = '"';
+      memcpy(buffer + 1, key.data(), key.size());
+      buffer[key.size() + 1] = '"';
+      buffer[key.size() + 2] = ':';
+      out_.append(buffer, key.size() + 3);
+      return;
+    }
     out_.push_back('"');
     AppendJsonString(out_, key);
     out_.append("\":", 2);
-    after_key_ = true;
   }
 
   void String(std::string_view value) {
@@ -73,6 +84,16 @@ class JsonWriter {
   std::string& out() { return out_; }
 
  private:
+  static constexpr size_t kShortKey = 48;
+  static bool IsPlainAscii(std::string_view s) {
+    unsigned char bad = 0;
+    for (char c : s) {
+      unsigned char u = static_cast<unsigned char>(c);
+      bad |= static_cast<unsigned char>((u < 0x20) | (u >= 0x80) | (u == '"') | (u == '\\'));
+    }
+    return bad == 0;
+  }
+
   // Writes the comma a new member or element needs; the hot path is a couple of bit operations.
   void BeforeValue() {
     if (after_key_) {
