@@ -210,9 +210,11 @@ start_ringgate_chat() {  # binary cpu fake_port logfile [NAME=VALUE...]
   shift 4
   RG_PORT=$(free_port)
   # Load comes from one IP: HAJIMI's per-IP limits (30 a minute) would answer nearly all 429.
+  # The load is identical requests at once: PUBLIC_MODE=true, or coalescing would answer most of
+  # them from one upstream call (a caller's PUBLIC_MODE=false wins).
   env GEMINI_BASE_URL="http://127.0.0.1:$fake_port" GEMINI_API_KEYS="$RG_API_KEY" \
     PASSWORD="$RG_PASSWORD" MAX_REQUESTS_PER_MINUTE=1000000000 \
-    MAX_REQUESTS_PER_DAY_PER_IP=1000000000 "$@" \
+    MAX_REQUESTS_PER_DAY_PER_IP=1000000000 PUBLIC_MODE=true "$@" \
     taskset -c "$cpu" "$bin" --threads 1 --listen "127.0.0.1:$RG_PORT" >"$log" 2>&1 &
   RG_PID=$!
   wait_listening "$RG_PID" "$RG_PORT" ||

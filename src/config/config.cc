@@ -395,7 +395,8 @@ const std::vector<OptionSpec>& Options() {
                  &Config::precise_cache),
       BoolOption(
           "public-mode", "PUBLIC_MODE",
-          "HAJIMI's switch for request coalescing (accepted; ringgate does not coalesce yet)",
+          "true: no request coalescing (identical plain non-stream requests in flight share one "
+          "upstream call)",
           &Config::public_mode),
       {"api-key-daily-limit", "API_KEY_DAILY_LIMIT", "N",
        "successful calls per key per day before it is used only as a last resort (0: no limit)",

@@ -126,6 +126,7 @@ ChatSettings ChatSettingsFromConfig(const Config& config) {
   s.cache.max_entries = config.max_cache_entries;
   s.calculate_cache_entries = static_cast<int>(config.calculate_cache_entries);
   s.precise_cache = config.precise_cache;
+  s.coalesce = !config.public_mode;
   return s;
 }
 
@@ -190,15 +191,21 @@ class ChatExchange final : public ResponseObserver {
   // Filled by the translator before Begin; its buffers are reused from request to request.
   TranslatedChat& chat() { return chat_; }
 
-  // `fingerprint`: the request's cache key when the response cache is in play (never for real
-  // streaming).
+  // `fingerprint`: the request's cache key (never for real streaming), used for the response
+  // cache when `cache` and for coalescing when `coalesce` (plain mode only).
   void Begin(AsyncResponder* client, Mode mode, std::string cors,
-             std::optional<Fingerprint> fingerprint) {
+             std::optional<Fingerprint> fingerprint, bool cache, bool coalesce) {
     client_ = client;
     mode_ = mode;
     retry_after_.clear();
     cors_ = std::move(cors);
     fingerprint_ = fingerprint;
+    use_cache_ = cache && fingerprint_.has_value();
+    coalesce_ = coalesce && fingerprint_.has_value();
+    role_ = Role::kNone;
+    inflight_token_ = 0;
+    client_gone_ = false;
+    answered_ = false;
     head_sent_ = false;
     finished_ = false;
     retired_ = false;
@@ -222,7 +229,7 @@ class ChatExchange final : public ResponseObserver {
     tried_ = ExcludeSet();
     concurrency_ = mode_ == Mode::kRealStream ? 1 : std::max(settings.concurrent_requests, 1u);
     // A regenerate request: an answer an earlier fan-out did not need, without an upstream call.
-    if (fingerprint_) {
+    if (use_cache_) {
       switch (service_->LookUpCache(this, *fingerprint_, &cached_, &cache_token_)) {
         case ChatService::CacheLookup::kHit:
           Answer(cached_);
@@ -233,13 +240,70 @@ class ChatExchange final : public ResponseObserver {
           break;
       }
     }
-    GoUpstream();
+    AfterCacheMiss();
   }
 
   // The owner core's answer to LookUpCache's question.
   void OnCacheReply(bool hit, std::string answer) {
     cache_token_ = 0;
     if (hit) {
+      cached_ = std::move(answer);
+      Answer(cached_);
+      return;
+    }
+    AfterCacheMiss();
+  }
+
+  // HAJIMI 10.4: after the cache, an identical request already running is waited for.
+  void AfterCacheMiss() {
+    if (coalesce_) {
+      switch (service_->RegisterInFlight(this, *fingerprint_, &inflight_token_)) {
+        case ChatService::InFlightStart::kLeader:
+          role_ = Role::kLeader;
+          break;
+        case ChatService::InFlightStart::kFollower:
+          role_ = Role::kFollower;
+          return;  // OnInFlightWake follows
+        case ChatService::InFlightStart::kAsked:
+          role_ = Role::kAsking;
+          return;  // OnInFlightRole follows
+        case ChatService::InFlightStart::kBypass:
+          break;
+      }
+    }
+    GoUpstream();
+  }
+
+  // The owner core's answer to RegisterInFlight's question.
+  void OnInFlightRole(InFlightRole role) {
+    switch (role) {
+      case InFlightRole::kLeader:
+        role_ = Role::kLeader;
+        GoUpstream();
+        return;
+      case InFlightRole::kFollower:
+        role_ = Role::kFollower;
+        return;
+      case InFlightRole::kBypass:
+        role_ = Role::kNone;
+        GoUpstream();
+        return;
+    }
+  }
+
+  // A follower's news. With the leader's answer: served from it. Promoted (the leader's client
+  // left): this request leads now. Otherwise (the leader failed, a wait ran out): it goes
+  // upstream on its own, as HAJIMI drops a failed or timed-out task and continues.
+  void OnInFlightWake(WakeReason reason, std::string answer) {
+    if (finished_ || role_ != Role::kFollower)
+      return;
+    if (reason == WakeReason::kPromoted) {
+      role_ = Role::kLeader;
+      GoUpstream();
+      return;
+    }
+    role_ = Role::kNone;
+    if (reason == WakeReason::kAnswer) {
       cached_ = std::move(answer);
       Answer(cached_);
       return;
@@ -443,7 +507,7 @@ class ChatExchange final : public ResponseObserver {
     }
     if (finished_) {
       // A fan-out answer the client did not need: kept for a regenerate request.
-      if (!empty && fingerprint_) {
+      if (!empty && use_cache_) {
         service_->PutCached(*fingerprint_, std::move(attempt->body));
       }
       MaybeRetire();
@@ -496,6 +560,7 @@ class ChatExchange final : public ResponseObserver {
     if (finished_)
       return;
     client_ = nullptr;
+    client_gone_ = true;
     // Nobody is left to read the answer. (HAJIMI lets the tries run on and caches their answers;
     // here they are cancelled and their keys saved.)
     CancelRunning();
@@ -616,6 +681,7 @@ class ChatExchange final : public ResponseObserver {
     } else {
       client_->Send(200, kJson, json, cors_);
     }
+    answered_ = true;
   }
 
   // Before the head: the real status and an OpenAI error body. After: the error in-band.
@@ -656,9 +722,28 @@ class ChatExchange final : public ResponseObserver {
       cache_token_ = 0;
     }
     service_->shard().timers().Cancel(&keepalive_timer_);
-    if (!fingerprint_)
+    FinishInFlight();
+    if (!use_cache_)
       CancelRunning();
     MaybeRetire();
+  }
+
+  // Coalescing: a leader hands its answer (or its failure, or its lead) on; a follower leaves.
+  void FinishInFlight() {
+    Role role = role_;
+    role_ = Role::kNone;
+    if (inflight_token_ == 0)
+      return;
+    uint64_t token = inflight_token_;
+    inflight_token_ = 0;
+    service_->ForgetInFlight(token);
+    if (role == Role::kLeader) {
+      bool ok = answered_ && answer_body_ != nullptr;
+      service_->LeaderDone(*fingerprint_, token, ok ? answer_body_ : nullptr, !ok && client_gone_);
+    } else if (role == Role::kFollower) {
+      service_->FollowerGone(*fingerprint_, token);
+    }
+    // kAsking: the owner's reply finds no waiter and gives back what it brings.
   }
 
   void MaybeRetire() {
@@ -680,6 +765,14 @@ class ChatExchange final : public ResponseObserver {
   std::string cached_;
   const std::string* answer_body_ = nullptr;  // the Gemini answer being sent
   std::optional<Fingerprint> fingerprint_;
+  bool use_cache_ = false;
+  bool coalesce_ = false;
+  // Coalescing: kAsking while the owner core's RegisterInFlight answer is out.
+  enum class Role : uint8_t { kNone, kAsking, kLeader, kFollower };
+  Role role_ = Role::kNone;
+  uint64_t inflight_token_ = 0;  // registered in the in-flight table (0: not)
+  bool client_gone_ = false;
+  bool answered_ = false;     // the client has a 200 completion built from answer_body_
   uint64_t cache_token_ = 0;  // a LookUpCache question is out (0: none)
   std::optional<RetryBudget> budget_;
   ExcludeSet tried_;
@@ -862,6 +955,7 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
       trusted_proxies_(TrustedProxiesFromConfig(config)),
       limiter_(RateLimitSettingsFromConfig(config)),
       cache_(settings_.cache.ForShard(shard.core_count())),
+      inflight_(InFlightSettings{.enabled = settings_.coalesce}),
       random_state_(RandomSeed()) {
   const UpstreamShared& shared = shard.upstream_shared();
   // Invalid keys first, quarantined: a key listed in both stays out of rotation.
@@ -1020,11 +1114,15 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
     mode = settings_.nonstream_keepalive ? ChatExchange::Mode::kKeepAlive
                                          : ChatExchange::Mode::kPlain;
   }
+  // Coalescing only for the plain handler: the only one HAJIMI's coalescing has an effect on
+  // (its streaming and keep-alive tasks finish at once, 10.4).
+  bool coalesce = settings_.coalesce && mode == ChatExchange::Mode::kPlain;
+  bool cache = FanOut();
   std::optional<Fingerprint> fingerprint;
   if (mode != ChatExchange::Mode::kRealStream)
-    fingerprint = CacheKey(body);
+    fingerprint = CacheKey(body, cache || coalesce);
   AsyncResponder* client = responder.Defer(exchange);
-  exchange->Begin(client, mode, std::move(cors), fingerprint);
+  exchange->Begin(client, mode, std::move(cors), fingerprint, cache, coalesce);
 }
 
 void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key,
@@ -1085,6 +1183,14 @@ void ChatService::OnUsageTimer() {
   PublishRateDeltas();
   if (cache_.size() > 0)
     cache_.Expire(shard_.now_ms());
+  if (inflight_.size() > 0) {
+    std::vector<Wake> expired;
+    inflight_.Expire(shard_.now_ms(), &expired);
+    std::vector<InFlightWake> wakes;
+    for (const Wake& wake : expired)
+      wakes.push_back(InFlightWake{wake, {}});
+    DeliverWakes(wakes);
+  }
   if (keys_.UsagePublishDue(now)) {
     usage_events_.clear();
     keys_.TakeUsageEvents(now, &usage_events_);
@@ -1129,13 +1235,15 @@ uint64_t ChatService::NextRandom() {
   return z ^ (z >> 31);
 }
 
-// The response-cache key, computed only when fan-out is configured: only fan-out puts answers
-// in the cache.
-std::optional<Fingerprint> ChatService::CacheKey(std::string_view body) {
-  bool fan_out =
-      settings_.concurrent_requests > 1 ||
-      (settings_.increase_concurrent_on_failure > 0 && settings_.max_concurrent_requests > 1);
-  if (!fan_out)
+// Only fan-out puts answers in the response cache.
+bool ChatService::FanOut() const {
+  return settings_.concurrent_requests > 1 ||
+         (settings_.increase_concurrent_on_failure > 0 && settings_.max_concurrent_requests > 1);
+}
+
+// The response-cache key (also coalescing's), computed only when `needed`.
+std::optional<Fingerprint> ChatService::CacheKey(std::string_view body, bool needed) {
+  if (!needed)
     return std::nullopt;
   Result<Fingerprint> key =
       OpenAiBodyFingerprint(body, settings_.calculate_cache_entries, settings_.precise_cache);
@@ -1235,6 +1343,187 @@ void ChatService::OnCacheTakeReply(CacheTakeReply reply, Fingerprint fingerprint
   ChatExchange* exchange = waiter->second;
   cache_waiters_.erase(waiter);
   exchange->OnCacheReply(reply.hit, std::move(reply.answer));
+}
+
+// ---- Request coalescing: fingerprint F's in-flight entry lives on core OwnerCore(F) ----
+
+namespace {
+
+class InFlightRegisterMessage final : public CoreMessage {
+ public:
+  explicit InFlightRegisterMessage(InFlightRegister msg) : msg_(msg) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnRemoteInFlightRegister(msg_);
+  }
+
+ private:
+  InFlightRegister msg_;
+};
+
+class InFlightRegisterReplyMessage final : public CoreMessage {
+ public:
+  explicit InFlightRegisterReplyMessage(InFlightRegisterReply reply) : reply_(reply) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnInFlightRegisterReply(reply_);
+  }
+
+ private:
+  InFlightRegisterReply reply_;
+};
+
+class InFlightDoneMessage final : public CoreMessage {
+ public:
+  explicit InFlightDoneMessage(InFlightDone done) : done_(std::move(done)) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnRemoteInFlightDone(done_);
+  }
+
+ private:
+  InFlightDone done_;
+};
+
+class FollowerGoneMessage final : public CoreMessage {
+ public:
+  FollowerGoneMessage(Fingerprint fingerprint, WaiterId who)
+      : fingerprint_(fingerprint), who_(who) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnRemoteFollowerGone(fingerprint_, who_);
+  }
+
+ private:
+  Fingerprint fingerprint_;
+  WaiterId who_;
+};
+
+class InFlightWakeMessage final : public CoreMessage {
+ public:
+  explicit InFlightWakeMessage(InFlightWake wake) : wake_(std::move(wake)) {}
+  void Deliver(Shard& shard) override {
+    if (shard.chat() != nullptr)
+      shard.chat()->OnInFlightWake(std::move(wake_));
+  }
+
+ private:
+  InFlightWake wake_;
+};
+
+}  // namespace
+
+ChatService::InFlightStart ChatService::RegisterInFlight(ChatExchange* exchange,
+                                                         Fingerprint fingerprint, uint64_t* token) {
+  *token = ++last_inflight_token_;
+  WaiterId me{static_cast<uint32_t>(shard_.index()), *token};
+  int owner = OwnerCore(fingerprint, shard_.core_count());
+  if (owner != shard_.index()) {
+    inflight_waiters_.emplace(*token, exchange);
+    shard_.Post(owner,
+                std::make_unique<InFlightRegisterMessage>(InFlightRegister{fingerprint, me}));
+    return InFlightStart::kAsked;
+  }
+  switch (inflight_.Register(fingerprint, me, shard_.now_ms())) {
+    case InFlightRole::kLeader:
+      inflight_waiters_.emplace(*token, exchange);
+      return InFlightStart::kLeader;
+    case InFlightRole::kFollower:
+      inflight_waiters_.emplace(*token, exchange);
+      return InFlightStart::kFollower;
+    case InFlightRole::kBypass:
+      break;
+  }
+  *token = 0;
+  return InFlightStart::kBypass;
+}
+
+void ChatService::LeaderDone(Fingerprint fingerprint, uint64_t token, const std::string* answer,
+                             bool cancelled) {
+  InFlightDone done{fingerprint,
+                    WaiterId{static_cast<uint32_t>(shard_.index()), token},
+                    answer != nullptr,
+                    cancelled,
+                    {}};
+  int owner = OwnerCore(fingerprint, shard_.core_count());
+  if (owner != shard_.index()) {
+    if (answer != nullptr)
+      done.answer = *answer;
+    shard_.Post(owner, std::make_unique<InFlightDoneMessage>(std::move(done)));
+    return;
+  }
+  // Here the answer is copied only when someone waits for it.
+  if (answer != nullptr && inflight_.followers(fingerprint) > 0)
+    done.answer = *answer;
+  OnRemoteInFlightDone(done);
+}
+
+void ChatService::FollowerGone(Fingerprint fingerprint, uint64_t token) {
+  WaiterId me{static_cast<uint32_t>(shard_.index()), token};
+  int owner = OwnerCore(fingerprint, shard_.core_count());
+  if (owner != shard_.index()) {
+    shard_.Post(owner, std::make_unique<FollowerGoneMessage>(fingerprint, me));
+    return;
+  }
+  inflight_.CancelFollower(fingerprint, me);
+}
+
+void ChatService::OnRemoteInFlightRegister(const InFlightRegister& msg) {
+  InFlightRegisterReply reply = ApplyInFlightRegister(inflight_, msg, shard_.now_ms());
+  shard_.Post(static_cast<int>(msg.who.core),
+              std::make_unique<InFlightRegisterReplyMessage>(reply));
+}
+
+void ChatService::OnInFlightRegisterReply(const InFlightRegisterReply& reply) {
+  auto waiter = inflight_waiters_.find(reply.who.token);
+  if (waiter == inflight_waiters_.end()) {
+    // The client went away while the question was out: give back what the answer brings.
+    if (reply.role == InFlightRole::kLeader)
+      LeaderDone(reply.fingerprint, reply.who.token, nullptr, /*cancelled=*/true);
+    if (reply.role == InFlightRole::kFollower)
+      FollowerGone(reply.fingerprint, reply.who.token);
+    return;
+  }
+  ChatExchange* exchange = waiter->second;
+  if (reply.role == InFlightRole::kBypass)
+    inflight_waiters_.erase(waiter);
+  exchange->OnInFlightRole(reply.role);
+}
+
+void ChatService::OnRemoteInFlightDone(const InFlightDone& done) {
+  std::vector<InFlightWake> wakes;
+  ApplyInFlightDone(inflight_, done, shard_.now_ms(), &wakes);
+  DeliverWakes(wakes);
+}
+
+void ChatService::OnRemoteFollowerGone(Fingerprint fingerprint, WaiterId who) {
+  inflight_.CancelFollower(fingerprint, who);
+}
+
+void ChatService::DeliverWakes(std::vector<InFlightWake>& wakes) {
+  for (InFlightWake& wake : wakes) {
+    int core = static_cast<int>(wake.wake.waiter.core);
+    if (core == shard_.index()) {
+      OnInFlightWake(std::move(wake));
+    } else {
+      shard_.Post(core, std::make_unique<InFlightWakeMessage>(std::move(wake)));
+    }
+  }
+}
+
+void ChatService::OnInFlightWake(InFlightWake wake) {
+  auto waiter = inflight_waiters_.find(wake.wake.waiter.token);
+  if (waiter == inflight_waiters_.end()) {
+    // Gone meanwhile: a lead handed to it passes on to the next follower.
+    if (wake.wake.reason == WakeReason::kPromoted) {
+      LeaderDone(wake.wake.fingerprint, wake.wake.waiter.token, nullptr, /*cancelled=*/true);
+    }
+    return;
+  }
+  ChatExchange* exchange = waiter->second;
+  if (wake.wake.reason != WakeReason::kPromoted)
+    inflight_waiters_.erase(waiter);
+  exchange->OnInFlightWake(wake.wake.reason, std::move(wake.answer));
 }
 
 ChatExchange* ChatService::Acquire() {

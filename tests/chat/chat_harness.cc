@@ -38,6 +38,7 @@ constexpr const char* kChatEnvNames[] = {
     "MAX_RETRY_NUM",
     "API_KEY_DAILY_LIMIT",
     "SKIP_CHECK_API_KEY",
+    "PUBLIC_MODE",
     "KEY_CHECK_CONCURRENCY",
     "MAX_REQUESTS_PER_MINUTE",
     "MAX_REQUESTS_PER_DAY_PER_IP",
@@ -254,10 +255,14 @@ std::vector<std::string> SseData(std::string_view body) {
   // No start-up key check unless a test asks for it (SKIP_CHECK_API_KEY=false in options.env):
   // the other tests count every upstream request and set key states after the start. Every test
   // talks from 127.0.0.1: HAJIMI's per-IP limits (30 a minute) would refuse the suites.
-  std::vector<std::string> base = {
-      "THREADS=" + std::to_string(options.threads), "GEMINI_BASE_URL=" + base_url,
-      "SKIP_CHECK_API_KEY=true", "MAX_REQUESTS_PER_MINUTE=1000000000",
-      "MAX_REQUESTS_PER_DAY_PER_IP=1000000000"};
+  // PUBLIC_MODE=true: tests send identical requests at once and count the upstream calls; only
+  // coalescing_test turns coalescing on.
+  std::vector<std::string> base = {"THREADS=" + std::to_string(options.threads),
+                                   "GEMINI_BASE_URL=" + base_url,
+                                   "SKIP_CHECK_API_KEY=true",
+                                   "MAX_REQUESTS_PER_MINUTE=1000000000",
+                                   "MAX_REQUESTS_PER_DAY_PER_IP=1000000000",
+                                   "PUBLIC_MODE=true"};
   if (options.keys > 0)
     base.push_back("GEMINI_API_KEYS=" + TestKeyList(1, options.keys));
   // The first of two same-named entries wins in the child: options.env replaces the base.

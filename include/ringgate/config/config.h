@@ -119,7 +119,8 @@ struct Config {
   uint32_t max_cache_entries = 500;
   uint32_t calculate_cache_entries = 6;
   bool precise_cache = false;
-  // HAJIMI: disables request coalescing (not implemented in ringgate yet: accepted, no effect).
+  // HAJIMI: disables request coalescing (identical plain non-stream requests in flight share one
+  // upstream answer; ChatService).
   bool public_mode = false;
   // Successful calls per key per day before the key is used only when every other is over it
   // (soft, as HAJIMI); 0 turns the limit off.

@@ -32,8 +32,15 @@
 //   * Response cache: a request whose fingerprint has a cached answer is served from it without
 //     an upstream call (single use). Fingerprint F's answers live on core OwnerCore(F): other
 //     cores put and take them with core messages (a take waits for the owner's reply before
-//     going upstream). Fingerprints are computed only when fan-out is configured. No request
-//     coalescing yet (PUBLIC_MODE is accepted and has no effect).
+//     going upstream). The cache's fingerprints are used only when fan-out is configured.
+//   * Request coalescing (10.4), unless PUBLIC_MODE: a plain non-stream request (keep-alive off,
+//     the only handler whose coalescing has an effect in HAJIMI) whose fingerprint matches a
+//     running plain request's waits for that leader's Gemini answer and gets its own translation
+//     of it, with no upstream call. The in-flight table for F lives on OwnerCore(F) too, so
+//     identical requests meet whichever core takes them (a remote core costs one message each
+//     way). A leader that fails lets its followers go upstream on their own; a leader whose
+//     client leaves hands the lead to the oldest follower; a follower waits at most 240 s
+//     (HAJIMI), then goes upstream alone.
 #pragma once
 
 #include <memory>
@@ -43,6 +50,7 @@
 #include <vector>
 
 #include "ringgate/cache/fingerprint.h"
+#include "ringgate/cache/inflight.h"
 #include "ringgate/cache/response_cache.h"
 #include "ringgate/config/config.h"
 #include "ringgate/http/router.h"
@@ -83,6 +91,7 @@ struct ChatSettings {
   CacheSettings cache;  // all cores together; each core holds its ForShard part
   int calculate_cache_entries = 6;
   bool precise_cache = false;
+  bool coalesce = true;  // !PUBLIC_MODE
   uint32_t model_refresh_ms = 3'600'000;
   uint32_t model_retry_ms = 30'000;
   bool skip_check_api_key = false;
@@ -145,6 +154,27 @@ class ChatService {
   void OnRemoteCacheTake(const CacheTake& take);
   void OnCacheTakeReply(CacheTakeReply reply, Fingerprint fingerprint);
   ResponseCacheShard& cache() { return cache_; }
+
+  // ---- Request coalescing: fingerprint F's in-flight entry lives on core OwnerCore(F) ----
+  enum class InFlightStart { kLeader, kFollower, kBypass, kAsked };
+  // Registers `exchange` under *token (fresh). kLeader/kFollower: the exchange must later call
+  // LeaderDone / FollowerGone (or ForgetInFlight when it never learnt its role); kAsked: the
+  // owner core answers with exchange->OnInFlightRole.
+  InFlightStart RegisterInFlight(ChatExchange* exchange, Fingerprint fingerprint, uint64_t* token);
+  // The leader finished: with its Gemini answer for the followers (copied only when someone
+  // waits or the owner is another core), or failed (null), or its client went away (`cancelled`).
+  void LeaderDone(Fingerprint fingerprint, uint64_t token, const std::string* answer,
+                  bool cancelled);
+  void FollowerGone(Fingerprint fingerprint, uint64_t token);
+  // Drops the token: whatever arrives for it later is handed back (a lead is given up).
+  void ForgetInFlight(uint64_t token) { inflight_waiters_.erase(token); }
+  // Core messages.
+  void OnRemoteInFlightRegister(const InFlightRegister& msg);
+  void OnInFlightRegisterReply(const InFlightRegisterReply& reply);
+  void OnRemoteInFlightDone(const InFlightDone& done);
+  void OnRemoteFollowerGone(Fingerprint fingerprint, WaiterId who);
+  void OnInFlightWake(InFlightWake wake);
+  const InFlightTable& inflight() const { return inflight_; }
   void Retire(ChatExchange* exchange);
   void OnModelsFetched(ModelCatalog catalog);
   void OnModelsFailed(const std::string& why);
@@ -164,7 +194,10 @@ class ChatService {
   // Fresh RANDOM_STRING disguise strings into translate_options_.
   void NewDisguise();
   uint64_t NextRandom();
-  std::optional<Fingerprint> CacheKey(std::string_view body);
+  std::optional<Fingerprint> CacheKey(std::string_view body, bool coalesce);
+  bool FanOut() const;
+  // Each wake to its waiter's core.
+  void DeliverWakes(std::vector<InFlightWake>& wakes);
 
   Shard& shard_;
   UpstreamPool& upstream_;
@@ -189,6 +222,9 @@ class ChatService {
   ResponseCacheShard cache_;
   std::unordered_map<uint64_t, ChatExchange*> cache_waiters_;  // LookUpCache questions out
   uint64_t last_cache_token_ = 0;
+  InFlightTable inflight_;                                        // the fingerprints this core owns
+  std::unordered_map<uint64_t, ChatExchange*> inflight_waiters_;  // this core's registered
+  uint64_t last_inflight_token_ = 0;
   uint64_t random_state_;
   std::string disguise_first_;
   std::string disguise_last_;
