@@ -19,7 +19,12 @@ uint64_t UsageCounters::Count(uint32_t key, ModelId model, uint32_t calls, uint6
   k.tokens += tokens;
   per_model_[model].calls += calls;
   per_model_[model].tokens += tokens;
-  CallsTokens& km = key_model_[Pack(key, model)];
+  if (model >= key_model_.size())
+    key_model_.resize(static_cast<size_t>(model) + 1);
+  std::vector<CallsTokens>& keys = key_model_[model];
+  if (key >= keys.size())
+    keys.resize(std::max<size_t>(static_cast<size_t>(key) + 1, per_key_.size()));
+  CallsTokens& km = keys[key];
   km.calls += calls;
   km.tokens += tokens;
   total_.calls += calls;
@@ -44,7 +49,8 @@ uint64_t UsageCounters::Merge(const UsageDelta& delta, int64_t day_end_ms) {
 void UsageCounters::Clear() {
   per_key_.assign(per_key_.size(), CallsTokens{});
   per_model_.assign(per_model_.size(), CallsTokens{});
-  key_model_.clear();
+  for (std::vector<CallsTokens>& keys : key_model_)
+    keys.assign(keys.size(), CallsTokens{});
   total_ = CallsTokens{};
   pending_.clear();
   pending_calls_ = 0;
@@ -78,7 +84,7 @@ void UsageCounters::TakePending(int64_t now_ms, std::vector<UsageDelta>* out) {
   if (pending_.empty())
     return;
   std::sort(pending_.begin(), pending_.end(), [](const UsageDelta& a, const UsageDelta& b) {
-    return Pack(a.key, a.model) < Pack(b.key, b.model);
+    return a.key != b.key ? a.key < b.key : a.model < b.model;
   });
   UsageDelta current = pending_.front();
   for (size_t i = 1; i < pending_.size(); ++i) {
@@ -105,8 +111,9 @@ CallsTokens UsageCounters::Model(ModelId model) const {
 }
 
 CallsTokens UsageCounters::KeyModel(uint32_t key, ModelId model) const {
-  auto it = key_model_.find(Pack(key, model));
-  return it == key_model_.end() ? CallsTokens{} : it->second;
+  if (model >= key_model_.size() || key >= key_model_[model].size())
+    return CallsTokens{};
+  return key_model_[model][key];
 }
 
 }  // namespace ringgate

@@ -71,15 +71,17 @@ class UsageCounters {
   // Every (key, model) with usage, in no particular order.
   template <typename Fn>
   void ForEachKeyModel(Fn&& fn) const {
-    for (const auto& [packed, usage] : key_model_) {
-      fn(static_cast<uint32_t>(packed >> 16), static_cast<ModelId>(packed & 0xFFFF), usage);
+    for (size_t model = 0; model < key_model_.size(); ++model) {
+      const std::vector<CallsTokens>& keys = key_model_[model];
+      for (size_t key = 0; key < keys.size(); ++key) {
+        if (keys[key].calls != 0 || keys[key].tokens != 0) {
+          fn(static_cast<uint32_t>(key), static_cast<ModelId>(model), keys[key]);
+        }
+      }
     }
   }
 
  private:
-  static uint64_t Pack(uint32_t key, ModelId model) {
-    return (static_cast<uint64_t>(key) << 16) | model;
-  }
   uint64_t Count(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens);
   void Clear();
 
@@ -88,7 +90,8 @@ class UsageCounters {
   int64_t last_publish_ms_;
   std::vector<CallsTokens> per_key_;
   std::vector<CallsTokens> per_model_;
-  std::unordered_map<uint64_t, CallsTokens> key_model_;
+  // [model][key]: flat arrays, so counting a call touches no hash table however many keys.
+  std::vector<std::vector<CallsTokens>> key_model_;
   CallsTokens total_;
   std::vector<UsageDelta> pending_;  // one entry per Add; aggregated by TakePending
   size_t pending_calls_ = 0;
