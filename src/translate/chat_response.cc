@@ -377,15 +377,16 @@ void WriteOpenAiUsage(JsonWriter& w, const GeminiUsage& usage) {
 std::string NewChatCompletionId() {
   static constexpr char kAlphabet[] =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  std::string id = "chatcmpl-";
+  char id[9 + 24] = {'c', 'h', 'a', 't', 'c', 'm', 'p', 'l', '-'};
+  size_t at = 9;
   for (int block = 0; block < 2; ++block) {
     uint64_t r = NextRandom();
     for (int i = 0; i < 12; ++i) {
-      id.push_back(kAlphabet[r % 62]);
+      id[at++] = kAlphabet[r % 62];
       r /= 62;
     }
   }
-  return id;
+  return std::string(id, sizeof(id));
 }
 
 int64_t UnixSecondsNow() {

@@ -559,8 +559,15 @@ void UpstreamConnection::FinishClose() {
 }
 
 void UpstreamConnection::ScheduleTimer(TimerKind kind, uint64_t delay_ms) {
+  uint64_t deadline = pool_->reactor().now_ms() + delay_ms;
+  // Every body piece pushes the idle-gap timer: keep the old deadline while it is within 1/16
+  // of the delay (it fires at most that much early) instead of relinking it each time.
+  if (kind == timer_kind_ && timer_.scheduled() && deadline >= timer_.deadline_ms() &&
+      deadline - timer_.deadline_ms() <= delay_ms / 16) {
+    return;
+  }
   timer_kind_ = kind;
-  pool_->reactor().timers().Schedule(&timer_, pool_->reactor().now_ms() + delay_ms);
+  pool_->reactor().timers().Schedule(&timer_, deadline);
 }
 
 void UpstreamConnection::TimerThunk(Timer*, void* self) {
