@@ -27,12 +27,6 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 const llhttp_settings_t& RequestParser::Settings() {
@@ -85,30 +79,21 @@ bool RequestParser::CountTrailer(size_t length) {
 int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t length) {
   RequestParser* self = Self(p);
   if (self->headers_done_) return self->CountTrailer(length + 4) ? 0 : HPE_USER;
-  if (self->spans_.empty() || self->in_value_) {
-    HeaderSpan span;
-    span.name_offset = static_cast<uint32_t>(self->head_.size());
-    self->spans_.push_back(span);
-    self->in_value_ = false;
-  }
-  self->head_.append(at, length);
-  self->spans_.back().name_length += static_cast<uint32_t>(length);
+  self->headers_.AppendName(self->head_, at, length);
   return 0;
 }
 
 int RequestParser::OnHeaderFieldComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
   if (self->headers_done_) return 0;
-  self->spans_.back().value_offset = static_cast<uint32_t>(self->head_.size());
-  self->in_value_ = true;
+  self->headers_.NameComplete(self->head_);
   return 0;
 }
 
 int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t length) {
   RequestParser* self = Self(p);
   if (self->headers_done_) return self->CountTrailer(length) ? 0 : HPE_USER;
-  self->head_.append(at, length);
-  self->spans_.back().value_length += static_cast<uint32_t>(length);
+  self->headers_.AppendValue(self->head_, at, length);
   return 0;
 }
 
@@ -141,9 +126,8 @@ int RequestParser::OnMessageComplete(llhttp_t* p) {
 
 void RequestParser::StartNextRequest() {
   head_.clear();
-  spans_.clear();
+  headers_.Clear();
   url_offset_ = url_length_ = 0;
-  in_value_ = false;
   header_bytes_ = 0;
   trailer_bytes_ = 0;
   in_request_ = false;
@@ -165,7 +149,7 @@ void RequestParser::ShrinkIfIdle() {
   if (in_request()) return;
   if (head_.capacity() > kIdleHeadKeep) std::string().swap(head_);
   if (request_.body.capacity() > kIdleBodyKeep) std::string().swap(request_.body);
-  if (spans_.capacity() > 64) std::vector<HeaderSpan>().swap(spans_);
+  headers_.ShrinkIfLarge(64);
   if (request_.headers.capacity() > 64) std::vector<HttpHeader>().swap(request_.headers);
 }
 
@@ -196,15 +180,11 @@ RequestParser::Outcome RequestParser::CheckHeaders() {
     return Fail(505, "http_version_not_supported",
                 "only HTTP/1.0 and HTTP/1.1 are supported", 0);
   }
-  request_.headers.clear();
-  for (const HeaderSpan& span : spans_) {
-    std::string_view name = std::string_view(head_).substr(span.name_offset, span.name_length);
-    if (!IsToken(name)) {
+  headers_.Views(head_, &request_.headers);
+  for (const HttpHeader& header : request_.headers) {
+    if (!IsToken(header.name)) {
       return Fail(400, "bad_request", "malformed HTTP request: invalid header name", 0);
     }
-    std::string_view value =
-        Trim(std::string_view(head_).substr(span.value_offset, span.value_length));
-    request_.headers.push_back({name, value});
   }
 
   bool has_length = (parser_.flags & F_CONTENT_LENGTH) != 0;

@@ -14,14 +14,6 @@ ResponseParser* Self(llhttp_t* p) {
 constexpr int kProceed = 0;
 constexpr int kNoBody = 1;
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool IsInterim(int status) {
   return status >= 100 && status < 200 && status != 101;
 }
@@ -29,19 +21,11 @@ bool IsInterim(int status) {
 }  // namespace
 
 std::string_view HttpResponseHead::Header(std::string_view name) const {
-  for (const HttpHeader& header : headers) {
-    if (EqualsIgnoreCase(header.name, name))
-      return header.value;
-  }
-  return {};
+  return FindHeader(headers, name);
 }
 
 bool HttpResponseHead::HasHeader(std::string_view name) const {
-  for (const HttpHeader& header : headers) {
-    if (EqualsIgnoreCase(header.name, name))
-      return true;
-  }
-  return false;
+  return FindHeader(headers, name).data() != nullptr;
 }
 
 const llhttp_settings_t& ResponseParser::Settings() {
@@ -102,9 +86,8 @@ void ResponseParser::Reset(bool head_request, uint64_t max_body_bytes) {
 
 void ResponseParser::ClearHeadStorage() {
   storage_.clear();
-  spans_.clear();
+  headers_.Clear();
   reason_offset_ = reason_length_ = 0;
-  in_value_ = false;
 }
 
 int ResponseParser::OnMessageBegin(llhttp_t* p) {
@@ -127,14 +110,7 @@ int ResponseParser::OnHeaderField(llhttp_t* p, const char* at, size_t length) {
     // A chunked trailer: discarded (the head's views must not move), but limited.
     return self->CountTrailer(at, length);
   }
-  if (self->spans_.empty() || self->in_value_) {
-    HeaderSpan span;
-    span.name_offset = static_cast<uint32_t>(self->storage_.size());
-    self->spans_.push_back(span);
-    self->in_value_ = false;
-  }
-  self->storage_.append(at, length);
-  self->spans_.back().name_length += static_cast<uint32_t>(length);
+  self->headers_.AppendName(self->storage_, at, length);
   return 0;
 }
 
@@ -154,8 +130,7 @@ int ResponseParser::OnHeaderFieldComplete(llhttp_t* p) {
   ResponseParser* self = Self(p);
   if (self->headers_done_)
     return 0;
-  self->spans_.back().value_offset = static_cast<uint32_t>(self->storage_.size());
-  self->in_value_ = true;
+  self->headers_.NameComplete(self->storage_);
   return 0;
 }
 
@@ -164,8 +139,7 @@ int ResponseParser::OnHeaderValue(llhttp_t* p, const char* at, size_t length) {
   if (self->headers_done_) {
     return self->CountTrailer(at, length);
   }
-  self->storage_.append(at, length);
-  self->spans_.back().value_length += static_cast<uint32_t>(length);
+  self->headers_.AppendValue(self->storage_, at, length);
   return 0;
 }
 
@@ -249,11 +223,7 @@ bool ResponseParser::FinishHead() {
   head_.reason = storage.substr(reason_offset_, reason_length_);
   head_.version_major = llhttp_get_http_major(&parser_);
   head_.version_minor = llhttp_get_http_minor(&parser_);
-  head_.headers.clear();
-  for (const HeaderSpan& span : spans_) {
-    head_.headers.push_back({storage.substr(span.name_offset, span.name_length),
-                             Trim(storage.substr(span.value_offset, span.value_length))});
-  }
+  headers_.Views(storage, &head_.headers);
   bool skip_body = (parser_.flags & F_SKIPBODY) != 0;
   head_.has_content_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
   head_.content_length = head_.has_content_length ? parser_.content_length : 0;

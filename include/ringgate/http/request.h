@@ -40,4 +40,8 @@ struct HttpRequest {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
+// The first header with this name (ASCII case-insensitive); a view with a null data() when
+// absent, an empty non-null view when present without a value.
+std::string_view FindHeader(const std::vector<HttpHeader>& headers, std::string_view name);
+
 }  // namespace ringgate

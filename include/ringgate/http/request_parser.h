@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ringgate/http/header_collector.h"
 #include "ringgate/http/request.h"
 
 namespace ringgate {
@@ -58,10 +59,6 @@ class RequestParser {
   void ShrinkIfIdle();
 
  private:
-  struct HeaderSpan {
-    uint32_t name_offset = 0, name_length = 0, value_offset = 0, value_length = 0;
-  };
-
   static int OnMessageBegin(llhttp_t* p);
   static int OnUrl(llhttp_t* p, const char* at, size_t length);
   static int OnHeaderField(llhttp_t* p, const char* at, size_t length);
@@ -82,8 +79,7 @@ class RequestParser {
   HttpRequest request_;
   std::string head_;  // URL, header names and values, back to back
   uint32_t url_offset_ = 0, url_length_ = 0;
-  std::vector<HeaderSpan> spans_;
-  bool in_value_ = false;
+  HeaderCollector headers_;
   uint64_t header_bytes_ = 0;
   uint64_t trailer_bytes_ = 0;
   bool in_request_ = false;

@@ -47,6 +47,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ringgate/http/header_collector.h"
 #include "ringgate/http/request.h"
 
 namespace ringgate {
@@ -136,10 +137,6 @@ class ResponseParser {
   uint64_t body_bytes() const { return body_bytes_; }
 
  private:
-  struct HeaderSpan {
-    uint32_t name_offset = 0, name_length = 0, value_offset = 0, value_length = 0;
-  };
-
   static int OnMessageBegin(llhttp_t* p);
   static int OnStatus(llhttp_t* p, const char* at, size_t length);
   static int OnHeaderField(llhttp_t* p, const char* at, size_t length);
@@ -164,8 +161,7 @@ class ResponseParser {
   HttpResponseHead head_;
   std::string storage_;  // reason, header names and values, back to back
   uint32_t reason_offset_ = 0, reason_length_ = 0;
-  std::vector<HeaderSpan> spans_;
-  bool in_value_ = false;
+  HeaderCollector headers_;
   uint64_t header_bytes_ = 0;
   uint64_t trailer_bytes_ = 0;
   uint64_t body_bytes_ = 0;
