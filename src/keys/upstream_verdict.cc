@@ -479,49 +479,40 @@ UpstreamVerdict ClassifyGeminiError(int http_status, std::string_view body, int6
 }
 
 UpstreamVerdict ClassifyTransportError(TransportFailure failure) {
+  struct Row {
+    TransportFailure failure;
+    FailureClass failure_class;
+    int http_status;
+    const char* reason;
+    const char* message;
+  };
+  static constexpr Row kRows[] = {
+      {TransportFailure::kConnectTimeout, FailureClass::kTimeout, 504, "TIMEOUT",
+       "upstream timed out"},
+      {TransportFailure::kTimeout, FailureClass::kTimeout, 504, "TIMEOUT", "upstream timed out"},
+      {TransportFailure::kConnectFailed, FailureClass::kUpstream, 502, "CONNECT_FAILED",
+       "could not connect to the upstream"},
+      {TransportFailure::kTlsFailed, FailureClass::kUpstream, 502, "TLS_FAILED",
+       "TLS handshake with the upstream failed"},
+      {TransportFailure::kConnectionReset, FailureClass::kUpstream, 502, "CONNECTION_RESET",
+       "the upstream closed the connection"},
+      {TransportFailure::kTruncated, FailureClass::kUpstream, 502, "TRUNCATED",
+       "the upstream answer ended early"},
+      {TransportFailure::kMalformed, FailureClass::kUpstream, 502, "MALFORMED",
+       "the upstream answer could not be parsed"},
+  };
   UpstreamVerdict v;
   v.kind = VerdictKind::kRetryOtherKey;
   v.transport = true;
-  switch (failure) {
-    case TransportFailure::kConnectTimeout:
-    case TransportFailure::kTimeout:
-      v.failure = FailureClass::kTimeout;
-      v.http_status = 504;
-      v.reason = "TIMEOUT";
-      v.message = "upstream timed out";
-      break;
-    case TransportFailure::kConnectFailed:
-      v.failure = FailureClass::kUpstream;
-      v.http_status = 502;
-      v.reason = "CONNECT_FAILED";
-      v.message = "could not connect to the upstream";
-      break;
-    case TransportFailure::kTlsFailed:
-      v.failure = FailureClass::kUpstream;
-      v.http_status = 502;
-      v.reason = "TLS_FAILED";
-      v.message = "TLS handshake with the upstream failed";
-      break;
-    case TransportFailure::kConnectionReset:
-      v.failure = FailureClass::kUpstream;
-      v.http_status = 502;
-      v.reason = "CONNECTION_RESET";
-      v.message = "the upstream closed the connection";
-      break;
-    case TransportFailure::kTruncated:
-      v.failure = FailureClass::kUpstream;
-      v.http_status = 502;
-      v.reason = "TRUNCATED";
-      v.message = "the upstream answer ended early";
-      break;
-    case TransportFailure::kMalformed:
-      v.failure = FailureClass::kUpstream;
-      v.http_status = 502;
-      v.reason = "MALFORMED";
-      v.message = "the upstream answer could not be parsed";
-      break;
-  }
   v.status = "UNAVAILABLE";
+  for (const Row& row : kRows) {
+    if (row.failure == failure) {
+      v.failure = row.failure_class;
+      v.http_status = row.http_status;
+      v.reason = row.reason;
+      v.message = row.message;
+    }
+  }
   return v;
 }
 
