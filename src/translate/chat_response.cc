@@ -374,10 +374,10 @@ void WriteOpenAiUsage(JsonWriter& w, const GeminiUsage& usage) {
   w.EndObject();
 }
 
-std::string NewChatCompletionId() {
+std::string_view NewChatCompletionId(char (&id)[kChatCompletionIdLength]) {
   static constexpr char kAlphabet[] =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  char id[9 + 24] = {'c', 'h', 'a', 't', 'c', 'm', 'p', 'l', '-'};
+  memcpy(id, "chatcmpl-", 9);
   size_t at = 9;
   for (int block = 0; block < 2; ++block) {
     uint64_t r = NextRandom();
@@ -386,7 +386,12 @@ std::string NewChatCompletionId() {
       r /= 62;
     }
   }
-  return std::string(id, sizeof(id));
+  return std::string_view(id, kChatCompletionIdLength);
+}
+
+std::string NewChatCompletionId() {
+  char id[kChatCompletionIdLength];
+  return std::string(NewChatCompletionId(id));
 }
 
 int64_t UnixSecondsNow() {
@@ -429,13 +434,12 @@ Status TranslateChatResponse(std::string_view gemini_json, size_t readable,
     return Status::Error("Gemini returned an error: " + std::string(view.error_message));
   }
 
-  std::string id = options.id.empty() ? NewChatCompletionId() : std::string(options.id);
-  std::string_view id_suffix = id;
-  if (StartsWith(id_suffix, "chatcmpl-"))
-    id_suffix.remove_prefix(9);
-  std::string tool_id_prefix = "call_";
-  tool_id_prefix.append(id_suffix);
-  tool_id_prefix.push_back('_');
+  // A fresh id is 33 characters: past std::string's inline capacity, so it stays on the stack.
+  char id_buffer[kChatCompletionIdLength];
+  std::string_view id = options.id;
+  if (id.empty())
+    id = NewChatCompletionId(id_buffer);
+  std::string tool_id_prefix;  // built on the first tool call only
   uint32_t tool_id_counter = 0;
 
   JsonWriter w(out);
@@ -498,6 +502,14 @@ Status TranslateChatResponse(std::string_view gemini_json, size_t readable,
     if (has_call) {
       w.Key("tool_calls");
       w.BeginArray();
+      if (tool_id_prefix.empty()) {
+        std::string_view id_suffix = id;
+        if (StartsWith(id_suffix, "chatcmpl-"))
+          id_suffix.remove_prefix(9);
+        tool_id_prefix = "call_";
+        tool_id_prefix.append(id_suffix);
+        tool_id_prefix.push_back('_');
+      }
       uint32_t index = 0;
       for (const GeminiPart& part : parts) {
         if (part.kind != GeminiPart::Kind::kFunctionCall)

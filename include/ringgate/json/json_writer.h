@@ -52,6 +52,25 @@ class JsonWriter {
     out_.append("\":", 2);
   }
 
+  // A key spelled in the source (a string literal): its length is a constant and, once inlined,
+  // so is its plain-ASCII check, so this is a fixed-size copy.
+  template <size_t N>
+  void Key(const char (&key)[N]) {
+    static_assert(N >= 1);
+    if (N - 1 > kShortKey || !IsPlainAscii(std::string_view(key, N - 1))) {
+      Key(std::string_view(key, N - 1));
+      return;
+    }
+    BeforeValue();
+    after_key_ = true;
+    char buffer[N + 2];
+    buffer[0] = '"';
+    memcpy(buffer + 1, key, N - 1);
+    buffer[N] = '"';
+    buffer[N + 1] = ':';
+    out_.append(buffer, N + 2);
+  }
+
   void String(std::string_view value) {
     BeforeValue();
     out_.push_back('"');
@@ -75,11 +94,27 @@ class JsonWriter {
     out_.append(json);
   }
 
-  // Key + value in one call.
+  // Key + value in one call (literal keys take Key's literal path).
   void Field(std::string_view key, std::string_view value) { Key(key), String(value); }
   void FieldInt(std::string_view key, int64_t value) { Key(key), Int(value); }
   void FieldBool(std::string_view key, bool value) { Key(key), Bool(value); }
   void FieldRaw(std::string_view key, std::string_view json) { Key(key), Raw(json); }
+  template <size_t N>
+  void Field(const char (&key)[N], std::string_view value) {
+    Key(key), String(value);
+  }
+  template <size_t N>
+  void FieldInt(const char (&key)[N], int64_t value) {
+    Key(key), Int(value);
+  }
+  template <size_t N>
+  void FieldBool(const char (&key)[N], bool value) {
+    Key(key), Bool(value);
+  }
+  template <size_t N>
+  void FieldRaw(const char (&key)[N], std::string_view json) {
+    Key(key), Raw(json);
+  }
 
   std::string& out() { return out_; }
 
@@ -100,17 +135,20 @@ class JsonWriter {
       after_key_ = false;
       return;
     }
-    if (depth_ == 0) return;
+    if (depth_ == 0)
+      return;
     int level = depth_ - 1;
     uint64_t bit = level < 64 ? (uint64_t{1} << level) : 0;
-    if (has_member_ & bit) out_.push_back(',');
+    if (has_member_ & bit)
+      out_.push_back(',');
     has_member_ |= bit;
   }
   void Open(char bracket) {
     BeforeValue();
     out_.push_back(bracket);
     ++depth_;
-    if (depth_ <= 64) has_member_ &= ~(uint64_t{1} << (depth_ - 1));
+    if (depth_ <= 64)
+      has_member_ &= ~(uint64_t{1} << (depth_ - 1));
   }
   void Close(char bracket) {
     out_.push_back(bracket);

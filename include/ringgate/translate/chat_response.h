@@ -91,6 +91,10 @@ void WriteOpenAiToolCall(JsonWriter& w, const GeminiPart& part, uint32_t index,
 
 // "chatcmpl-" followed by 24 random [0-9A-Za-z] characters (per-thread PRNG seeded by getrandom).
 std::string NewChatCompletionId();
+// "chatcmpl-" + 24 random characters.
+inline constexpr size_t kChatCompletionIdLength = 9 + 24;
+// The same, written into `id` (no allocation); returns a view of it.
+std::string_view NewChatCompletionId(char (&id)[kChatCompletionIdLength]);
 
 // Unix seconds, now.
 int64_t UnixSecondsNow();
