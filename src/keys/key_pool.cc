@@ -192,6 +192,23 @@ void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
   }
 }
 
+void KeyPoolShard::PrefetchNext(const ModelState& s, ModelId model) const {
+  uint32_t key;
+  if (!s.stack.empty()) {
+    key = s.stack.back();
+  } else if (!s.soft.empty()) {
+    key = s.soft[s.next_soft_draw % s.soft.size()];
+  } else {
+    return;
+  }
+  __builtin_prefetch(&s.state[key]);
+  __builtin_prefetch(&s.used_cycle[key]);
+  __builtin_prefetch(&flags_[key]);
+  __builtin_prefetch(&keys_[key]);
+  __builtin_prefetch(keys_[key].data());
+  usage_.Prefetch(key, model);
+}
+
 PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& tried) {
   MaybeDailyReset(now_ms);
   PickResult result;
@@ -232,6 +249,8 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
       s.used_cycle[key] = s.cycle;
       break;
     }
+    if (result.ok())
+      PrefetchNext(s, model);
     // Tried keys keep their turn in this cycle for other requests.
     for (auto it = set_aside_.rbegin(); it != set_aside_.rend(); ++it) {
       if ((s.state[*it] & (kStateMask | kInStack)) != kReady)
@@ -247,7 +266,8 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
     // Soft limit: every untried healthy key is over the daily limit; use one anyway. At most
     // tried.size() of them are tried, so tried.size() + 1 consecutive slots hold an untried one.
     uint32_t n = static_cast<uint32_t>(s.soft.size());
-    uint32_t start = RandomBelow(n);
+    uint32_t start = s.next_soft_draw % n;
+    s.next_soft_draw = static_cast<uint32_t>(Random());
     uint32_t limit = static_cast<uint32_t>(std::min<size_t>(n, tried.size() + 1));
     for (uint32_t i = 0; i < limit; ++i) {
       uint32_t key = s.soft[(start + i) % n];
@@ -256,6 +276,7 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
       result.status = PickStatus::kOk;
       result.key = key;
       result.over_daily_limit = true;
+      PrefetchNext(s, model);
       return result;
     }
   }

@@ -350,6 +350,7 @@ class ChatExchange final : public ResponseObserver {
     if (!budget_->BeginAttempt(pick.key))
       return false;
     tried_.Insert(pick.key);
+    service_->PrefetchAnswerState(pick.key);
     ChatAttempt* attempt = IdleAttempt();
     attempt->key = pick.key;
     attempt->status = 0;

@@ -184,6 +184,8 @@ class KeyPoolShard {
                         std::greater<>>
         rest_ends;
     size_t resting = 0;
+    // The random start of the next soft pick, drawn one pick ahead so its key can be prefetched.
+    uint32_t next_soft_draw = 0;
   };
 
   struct Hash {
@@ -199,6 +201,11 @@ class KeyPoolShard {
   void SweepRests(ModelState& s, int64_t now_ms);
   void Reshuffle(ModelState& s);
   void InsertIntoStack(ModelState& s, uint32_t key);
+  // Pulls toward the cache what the next Pick of this model will touch: the key that will be
+  // popped next (the stack's top, or the soft key a pre-drawn start lands on). With thousands of
+  // keys each pick lands on a key whose state nothing touched for a whole cycle; a request later
+  // those lines are where Pick, the upstream request and the usage counters look for them.
+  void PrefetchNext(const ModelState& s, ModelId model) const;
   void NoteKeyCalls(uint32_t key, uint64_t calls);
   void ResetUsage(int64_t day_end_ms);
   uint64_t Random();

@@ -63,6 +63,14 @@ class UsageCounters {
   void TakePending(int64_t now_ms, std::vector<UsageDelta>* out);
   size_t pending_calls() const { return pending_calls_; }
 
+  // Pulls the counters Add(key, model, ...) will touch toward the cache (see KeyPoolShard).
+  void Prefetch(uint32_t key, ModelId model) const {
+    if (key < per_key_.size())
+      __builtin_prefetch(&per_key_[key], 1);
+    if (model < key_model_.size() && key < key_model_[model].size())
+      __builtin_prefetch(&key_model_[model][key], 1);
+  }
+
   // Views (this core's + merged).
   CallsTokens Key(uint32_t key) const;
   CallsTokens Model(ModelId model) const;
