@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   }
   ringgate::LogLevel level;
   if (ringgate::ParseLogLevel(config->log_level.c_str(), &level)) ringgate::SetLogLevel(level);
+  ringgate::LogFormat format;
+  if (ringgate::ParseLogFormat(config->log_format.c_str(), &format))
+    ringgate::SetLogFormat(format);
 
   sigset_t signals = ringgate::BlockLifecycleSignals();
   ringgate::RaiseDescriptorLimit();
