@@ -7,15 +7,15 @@
 #include <cctype>
 #include <optional>
 
+#include "ringgate/server/key_validator.h"
 #include "ringgate/cache/fingerprint.h"
 #include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
+#include "ringgate/keys/retry_budget.h"
 #include "ringgate/http/response.h"
 #include "ringgate/json/json_writer.h"
 #include "ringgate/keys/key_list.h"
-#include "ringgate/keys/retry_budget.h"
 #include "ringgate/observe/metrics.h"
-#include "ringgate/server/key_validator.h"
 #include "ringgate/server/shard.h"
 #include "ringgate/sse/sse_framer.h"
 #include "ringgate/translate/chat_response.h"
@@ -499,7 +499,7 @@ class ChatExchange final : public ResponseObserver {
     const std::string_view model = chat_.upstream_model;
     if (attempt->status != 200) {
       UpstreamVerdict verdict = ClassifyGeminiError(attempt->status, attempt->body, WallMillis());
-      LogAttempt(kWarningLevel, attempt, attempt->status, verdict.message);
+      LogAttempt(LogLevel::kWarning, attempt, attempt->status, verdict.message);
       if (finished_) {
         service_->OnVerdict(verdict, attempt->key, model);
         MaybeRetire();
@@ -522,9 +522,9 @@ class ChatExchange final : public ResponseObserver {
       uint64_t tokens = CountTokens(usage);
       service_->keys().RecordUsage(attempt->key, service_->keys().InternModel(model), tokens,
                                    WallMillis());
-      LogAttempt(kInfoLevel, attempt, 200, {});
+      LogAttempt(LogLevel::kInfo, attempt, 200, {});
     } else {
-      LogAttempt(kWarningLevel, attempt, 200, "empty answer");
+      LogAttempt(LogLevel::kWarning, attempt, 200, "empty answer");
     }
     if (!finished_)
       upstream_done_us_ = MonotonicMicros();
@@ -669,8 +669,6 @@ class ChatExchange final : public ResponseObserver {
   }
 
   // HAJIMI's line per upstream try (hajimi-behaviour.md 14.3): what the dashboard's log shows.
-  static constexpr LogLevel kInfoLevel = LogLevel::kInfo;
-  static constexpr LogLevel kWarningLevel = LogLevel::kWarning;
   void LogAttempt(LogLevel level, const ChatAttempt* attempt, int status, std::string_view error) {
     if (level < GetLogLevel())
       return;
