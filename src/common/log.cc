@@ -1,6 +1,8 @@
 #include "ringgate/common/log.h"
 
+#include <fcntl.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -438,6 +440,15 @@ int LogThreadCore() {
 }
 
 void SetLogOutputFd(int fd) {
+  // Threads share the file offset of a regular file opened without O_APPEND (`2> file`): two
+  // cores writing at once could write at the same offset and one line would overwrite the other.
+  // With O_APPEND every write lands whole at the end.
+  struct stat info;
+  if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_APPEND) == 0)
+      fcntl(fd, F_SETFL, flags | O_APPEND);
+  }
   g_output_fd.store(fd, std::memory_order_relaxed);
 }
 

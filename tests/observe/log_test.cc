@@ -1,6 +1,7 @@
 // The logger: JSON lines (each parsed by simdjson), text lines, masking of API keys in every
 // field, level filtering, the ring of recent entries (bounded, ordered, safe with concurrent
 // writers and a reader), and HAJIMI's rendering of entries for the dashboard.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 #include <sys/mman.h>
@@ -42,6 +43,7 @@ class LogCapture {
     SetLogThreadCore(-1);
     close(fd_);
   }
+  int fd() const { return fd_; }
   std::string Text() const {
     std::string out;
     char buffer[65536];
@@ -325,7 +327,9 @@ TEST(RecentLogsTest, ConcurrentWritersAndAReader) {
     EXPECT_GT(entry, last[id]);
     last[id] = entry;
   }
-  // Every line whole: nothing interleaved.
+  // Every line whole: nothing interleaved, nothing overwritten (the memory file was opened
+  // without O_APPEND; the logger switched it).
+  EXPECT_NE(fcntl(capture.fd(), F_GETFL) & O_APPEND, 0);
   std::vector<std::string> lines = capture.Lines();
   ASSERT_EQ(lines.size(), 2u * kPerThread);
   simdjson::dom::parser parser;

@@ -39,7 +39,8 @@ bool ParseLogFormat(const char* text, LogFormat* out);
 void SetLogThreadCore(int core);
 int LogThreadCore();
 
-// Where lines go (default: STDERR_FILENO). For tests.
+// Where lines go (default: STDERR_FILENO; main() calls this for it). A regular file is switched to
+// O_APPEND, so that lines written by several threads at once never overwrite each other.
 void SetLogOutputFd(int fd);
 
 // HAJIMI's structured fields; empty / negative values are left out of the line.
