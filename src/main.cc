@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <unistd.h>
+
 #include "ringgate/common/log.h"
 #include "ringgate/config/config.h"
 #include "ringgate/server/server.h"
@@ -25,6 +27,10 @@ int main(int argc, char** argv) {
   }
   ringgate::LogLevel level;
   if (ringgate::ParseLogLevel(config->log_level.c_str(), &level)) ringgate::SetLogLevel(level);
+  ringgate::SetLogOutputFd(STDERR_FILENO);
+  ringgate::LogFormat format;
+  if (ringgate::ParseLogFormat(config->log_format.c_str(), &format))
+    ringgate::SetLogFormat(format);
 
   sigset_t signals = ringgate::BlockLifecycleSignals();
   ringgate::RaiseDescriptorLimit();

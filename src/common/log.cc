@@ -1,17 +1,35 @@
 #include "ringgate/common/log.h"
 
+#include <fcntl.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <mutex>
+
+#include "ringgate/common/mask.h"
 
 namespace ringgate {
 namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
+std::atomic<LogFormat> g_format{LogFormat::kJson};
+std::atomic<int> g_output_fd{STDERR_FILENO};
+thread_local int t_core = -1;
+
+// Sizes of the pieces of one line. A line is built on the stack: logging allocates nothing.
+constexpr size_t kMessageBytes = 1536;
+constexpr size_t kErrorBytes = 512;
+constexpr size_t kFieldBytes = 128;
+constexpr size_t kLineBytes = 4096;
+// Kept free at the end of a line for closing quotes, the brace and the newline.
+constexpr size_t kLineReserve = 8;
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -27,10 +45,357 @@ const char* LevelName(LogLevel level) {
   return "?";
 }
 
+// The longest prefix of `text` of at most `max` bytes that does not end inside a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view text, size_t max) {
+  if (text.size() <= max)
+    return text;
+  size_t end = max;
+  // Back off continuation bytes (10xxxxxx), then the lead byte they belong to.
+  size_t back = 0;
+  while (end > 0 && back < 3 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+    ++back;
+  }
+  return text.substr(0, end);
+}
+
+// A field copied and masked: a key-shaped run inside any field (a model name, a path, an
+// upstream message) is cut to its first 8 characters.
+template <size_t N>
+struct MaskedField {
+  char data[N];
+  size_t size = 0;
+  explicit MaskedField(std::string_view text) {
+    text = Utf8Prefix(text, N);
+    memcpy(data, text.data(), text.size());
+    size = MaskApiKeysInPlace(data, text.size());
+  }
+  std::string_view view() const { return std::string_view(data, size); }
+};
+
+// Length of the valid UTF-8 sequence at text[i], or 0 when the byte there does not start one.
+size_t Utf8SequenceAt(std::string_view text, size_t i) {
+  unsigned char lead = static_cast<unsigned char>(text[i]);
+  size_t length;
+  uint32_t min;
+  if (lead < 0x80)
+    return 1;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    min = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    min = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size())
+    return 0;
+  uint32_t code = lead & (0x7F >> length);
+  for (size_t k = 1; k < length; ++k) {
+    unsigned char next = static_cast<unsigned char>(text[i + k]);
+    if ((next & 0xC0) != 0x80)
+      return 0;
+    code = (code << 6) | (next & 0x3F);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+    return 0;
+  return length;
+}
+
+// Appends to a fixed buffer, dropping what does not fit (the reserve stays free for the end).
+class LineBuilder {
+ public:
+  void Raw(std::string_view text) {
+    size_t room = kLineBytes - kLineReserve - size_;
+    text = text.substr(0, std::min(room, text.size()));
+    memcpy(data_ + size_, text.data(), text.size());
+    size_ += text.size();
+  }
+  // The end of a line: always fits, in the reserve.
+  void Close(std::string_view text) {
+    memcpy(data_ + size_, text.data(), text.size());
+    size_ += text.size();
+  }
+  void Char(char c) { Raw(std::string_view(&c, 1)); }
+  void Number(int64_t value) {
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%lld", static_cast<long long>(value));
+    Raw(std::string_view(digits, static_cast<size_t>(n)));
+  }
+  // The inside of a JSON string: escaped, invalid UTF-8 replaced by U+FFFD, cut at a character.
+  void JsonEscaped(std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (size_t i = 0; i < text.size();) {
+      if (room() < 8)
+        return;
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      if (c == '"' || c == '\\') {
+        data_[size_++] = '\\';
+        data_[size_++] = static_cast<char>(c);
+        ++i;
+      } else if (c < 0x20) {
+        const char* short_form = c == '\n'   ? "\\n"
+                                 : c == '\r' ? "\\r"
+                                 : c == '\t' ? "\\t"
+                                             : nullptr;
+        if (short_form != nullptr) {
+          Raw(short_form);
+        } else {
+          char escape[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+          Raw(std::string_view(escape, 6));
+        }
+        ++i;
+      } else if (size_t length = Utf8SequenceAt(text, i); length > 0) {
+        Raw(text.substr(i, length));
+        i += length;
+      } else {
+        Raw("\\ufffd");
+        ++i;
+      }
+    }
+  }
+  // Text format: control characters become spaces, so a line stays one line.
+  void Plain(std::string_view text) {
+    for (char c : text) {
+      if (room() == 0)
+        return;
+      data_[size_++] = static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    }
+  }
+  std::string_view view() const { return std::string_view(data_, size_); }
+  size_t room() const { return kLineBytes - kLineReserve - size_; }
+
+ private:
+  char data_[kLineBytes];
+  size_t size_ = 0;
+};
+
+void AppendTimestamp(LineBuilder& line, const timespec& now) {
+  tm utc;
+  gmtime_r(&now.tv_sec, &utc);
+  char text[40];
+  int n = snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", utc.tm_year + 1900,
+                   utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                   now.tv_nsec / 1000000);
+  line.Raw(std::string_view(text, static_cast<size_t>(std::max(n, 0))));
+}
+
+struct Pieces {
+  std::string_view message;
+  std::string_view key;
+  std::string_view request_type;
+  std::string_view model;
+  std::string_view error_message;
+  std::string_view method;
+  std::string_view path;
+  std::string_view client_ip;
+};
+
+void BuildJson(LineBuilder& line, LogLevel level, const timespec& now, const LogFields& fields,
+               const Pieces& p) {
+  line.Raw("{\"ts\":\"");
+  AppendTimestamp(line, now);
+  line.Raw("\",\"level\":\"");
+  line.Raw(LevelName(level));
+  line.Raw("\",\"core\":");
+  if (t_core >= 0) {
+    line.Number(t_core);
+  } else {
+    line.Raw("null");
+  }
+  line.Raw(",\"msg\":\"");
+  line.JsonEscaped(p.message);
+  line.Close("\"");
+  // A field is written whole or not at all (a value may be cut short, never a name).
+  auto string_field = [&line](std::string_view name, std::string_view value) {
+    if (value.empty() || line.room() < name.size() + 24)
+      return;
+    line.Raw(",\"");
+    line.Raw(name);
+    line.Raw("\":\"");
+    line.JsonEscaped(value);
+    line.Close("\"");
+  };
+  auto number_field = [&line](std::string_view name, int64_t value) {
+    if (line.room() < name.size() + 32)
+      return;
+    line.Raw(",\"");
+    line.Raw(name);
+    line.Raw("\":");
+    line.Number(value);
+  };
+  string_field("key", p.key);
+  string_field("request_type", p.request_type);
+  string_field("model", p.model);
+  if (fields.status_code != 0)
+    number_field("status_code", fields.status_code);
+  string_field("error_message", p.error_message);
+  string_field("method", p.method);
+  string_field("path", p.path);
+  if (fields.bytes >= 0)
+    number_field("bytes", fields.bytes);
+  if (fields.duration_us >= 0 && line.room() >= 40) {
+    char ms[40];
+    int n = snprintf(ms, sizeof(ms), ",\"duration_ms\":%.3f",
+                     static_cast<double>(fields.duration_us) / 1000.0);
+    line.Raw(std::string_view(ms, static_cast<size_t>(std::max(n, 0))));
+  }
+  string_field("client_ip", p.client_ip);
+  line.Close("}\n");
+}
+
+void BuildText(LineBuilder& line, LogLevel level, const timespec& now, const LogFields& fields,
+               const Pieces& p) {
+  AppendTimestamp(line, now);
+  line.Char(' ');
+  line.Raw(LevelName(level));
+  if (t_core >= 0) {
+    line.Raw(" core=");
+    line.Number(t_core);
+  }
+  line.Char(' ');
+  line.Plain(p.message);
+  auto field = [&line](std::string_view name, std::string_view value) {
+    if (value.empty())
+      return;
+    line.Char(' ');
+    line.Raw(name);
+    line.Char('=');
+    line.Plain(value);
+  };
+  field("key", p.key);
+  field("request_type", p.request_type);
+  field("model", p.model);
+  if (fields.status_code != 0) {
+    line.Raw(" status_code=");
+    line.Number(fields.status_code);
+  }
+  field("method", p.method);
+  field("path", p.path);
+  if (fields.bytes >= 0) {
+    line.Raw(" bytes=");
+    line.Number(fields.bytes);
+  }
+  if (fields.duration_us >= 0) {
+    char ms[32];
+    int n = snprintf(ms, sizeof(ms), " duration_ms=%.3f",
+                     static_cast<double>(fields.duration_us) / 1000.0);
+    line.Raw(std::string_view(ms, static_cast<size_t>(std::max(n, 0))));
+  }
+  field("client_ip", p.client_ip);
+  // Last: it is free text.
+  if (!p.error_message.empty()) {
+    line.Raw(" error_message=\"");
+    line.Plain(p.error_message);
+    line.Close("\"");
+  }
+  line.Close("\n");
+}
+
+// ---- The ring of recent entries ----
+
+struct RecentSlot {
+  int64_t unix_ms;
+  LogLevel level;
+  int core;
+  int status_code;
+  uint8_t key_size;
+  uint8_t request_type_size;
+  uint8_t model_size;
+  uint16_t message_size;
+  uint16_t error_size;
+  char key[8];
+  char request_type[24];
+  char model[64];
+  char message[400];
+  char error[240];
+};
+
+struct RecentRing {
+  std::mutex mutex;
+  RecentSlot slots[kRecentLogCapacity];
+  uint64_t written = 0;  // slot of entry n: n % capacity
+};
+
+RecentRing& Ring() {
+  static RecentRing ring;
+  return ring;
+}
+
+template <size_t N, typename Size>
+void CopyInto(char (&out)[N], Size* size, std::string_view text) {
+  text = Utf8Prefix(text, N);
+  memcpy(out, text.data(), text.size());
+  *size = static_cast<Size>(text.size());
+}
+
+void KeepRecent(LogLevel level, const timespec& now, const LogFields& fields, const Pieces& p) {
+  RecentRing& ring = Ring();
+  std::lock_guard<std::mutex> lock(ring.mutex);
+  RecentSlot& slot = ring.slots[ring.written % kRecentLogCapacity];
+  ++ring.written;
+  slot.unix_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+  slot.level = level;
+  slot.core = t_core;
+  slot.status_code = fields.status_code;
+  CopyInto(slot.key, &slot.key_size, p.key);
+  CopyInto(slot.request_type, &slot.request_type_size, p.request_type);
+  CopyInto(slot.model, &slot.model_size, p.model);
+  CopyInto(slot.message, &slot.message_size, p.message);
+  CopyInto(slot.error, &slot.error_size, p.error_message);
+}
+
+void Emit(LogLevel level, const LogFields& fields, const char* format, va_list args) {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  char message[kMessageBytes];
+  int written = vsnprintf(message, sizeof(message), format, args);
+  size_t message_size = written < 0 ? 0 : std::min<size_t>(written, sizeof(message) - 1);
+  message_size = Utf8Prefix(std::string_view(message, message_size), message_size).size();
+  message_size = MaskApiKeysInPlace(message, message_size);
+
+  // Only the label of a key is ever used, whatever the caller passed.
+  std::string_view key = fields.key.substr(0, 8);
+  MaskedField<kFieldBytes> request_type(fields.request_type);
+  MaskedField<kFieldBytes> model(fields.model);
+  MaskedField<kErrorBytes> error(fields.error_message);
+  MaskedField<kFieldBytes> method(fields.method);
+  MaskedField<kErrorBytes> path(fields.path);
+  MaskedField<64> client_ip(fields.client_ip);
+  Pieces pieces{std::string_view(message, message_size),
+                key,
+                request_type.view(),
+                model.view(),
+                error.view(),
+                method.view(),
+                path.view(),
+                client_ip.view()};
+
+  LineBuilder line;
+  if (g_format.load(std::memory_order_relaxed) == LogFormat::kText) {
+    BuildText(line, level, now, fields, pieces);
+  } else {
+    BuildJson(line, level, now, fields, pieces);
+  }
+  std::string_view bytes = line.view();
+  ssize_t ignored = write(g_output_fd.load(std::memory_order_relaxed), bytes.data(), bytes.size());
+  (void)ignored;
+  if (fields.keep_recent)
+    KeepRecent(level, now, fields, pieces);
+}
+
 }  // namespace
 
-void SetLogLevel(LogLevel level) { g_level.store(level, std::memory_order_relaxed); }
-LogLevel GetLogLevel() { return g_level.load(std::memory_order_relaxed); }
+void SetLogLevel(LogLevel level) {
+  g_level.store(level, std::memory_order_relaxed);
+}
+LogLevel GetLogLevel() {
+  return g_level.load(std::memory_order_relaxed);
+}
 
 bool ParseLogLevel(const char* text, LogLevel* out) {
   static constexpr LogLevel kLevels[] = {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning,
@@ -48,22 +413,93 @@ bool ParseLogLevel(const char* text, LogLevel* out) {
   return false;
 }
 
+void SetLogFormat(LogFormat format) {
+  g_format.store(format, std::memory_order_relaxed);
+}
+LogFormat GetLogFormat() {
+  return g_format.load(std::memory_order_relaxed);
+}
+
+bool ParseLogFormat(const char* text, LogFormat* out) {
+  if (strcasecmp(text, "json") == 0) {
+    *out = LogFormat::kJson;
+    return true;
+  }
+  if (strcasecmp(text, "text") == 0) {
+    *out = LogFormat::kText;
+    return true;
+  }
+  return false;
+}
+
+void SetLogThreadCore(int core) {
+  t_core = core;
+}
+int LogThreadCore() {
+  return t_core;
+}
+
+void SetLogOutputFd(int fd) {
+  // Threads share the file offset of a regular file opened without O_APPEND (`2> file`): two
+  // cores writing at once could write at the same offset and one line would overwrite the other.
+  // With O_APPEND every write lands whole at the end.
+  struct stat info;
+  if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_APPEND) == 0)
+      fcntl(fd, F_SETFL, flags | O_APPEND);
+  }
+  g_output_fd.store(fd, std::memory_order_relaxed);
+}
+
 void LogMessage(LogLevel level, const char* format, ...) {
-  char line[2048];
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm utc;
-  gmtime_r(&now.tv_sec, &utc);
-  int n = static_cast<int>(strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &utc));
-  n += snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", now.tv_nsec / 1000000, LevelName(level));
   va_list args;
   va_start(args, format);
-  int body = vsnprintf(line + n, sizeof(line) - n - 1, format, args);
+  Emit(level, LogFields{}, format, args);
   va_end(args);
-  n = body < 0 ? n : std::min<int>(n + body, sizeof(line) - 2);
-  line[n++] = '\n';
-  ssize_t ignored = write(STDERR_FILENO, line, n);
-  (void)ignored;
+}
+
+void LogWithFields(LogLevel level, const LogFields& fields, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  Emit(level, fields, format, args);
+  va_end(args);
+}
+
+std::vector<LogRecord> RecentLogs(size_t max) {
+  RecentRing& ring = Ring();
+  std::vector<LogRecord> out;
+  std::lock_guard<std::mutex> lock(ring.mutex);
+  uint64_t available = std::min<uint64_t>(ring.written, kRecentLogCapacity);
+  uint64_t count = std::min<uint64_t>(available, max);
+  out.reserve(count);
+  for (uint64_t n = ring.written - count; n < ring.written; ++n) {
+    const RecentSlot& slot = ring.slots[n % kRecentLogCapacity];
+    LogRecord record;
+    record.unix_ms = slot.unix_ms;
+    record.level = slot.level;
+    record.core = slot.core;
+    record.status_code = slot.status_code;
+    record.key.assign(slot.key, slot.key_size);
+    record.request_type.assign(slot.request_type, slot.request_type_size);
+    record.model.assign(slot.model, slot.model_size);
+    record.message.assign(slot.message, slot.message_size);
+    record.error_message.assign(slot.error, slot.error_size);
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+uint64_t RecentLogsWritten() {
+  RecentRing& ring = Ring();
+  std::lock_guard<std::mutex> lock(ring.mutex);
+  return ring.written;
+}
+
+void ClearRecentLogs() {
+  RecentRing& ring = Ring();
+  std::lock_guard<std::mutex> lock(ring.mutex);
+  ring.written = 0;
 }
 
 void CheckFailed(const char* condition, const char* file, int line) {

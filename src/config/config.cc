@@ -458,6 +458,23 @@ const std::vector<OptionSpec>& Options() {
          c.log_level = level;
          return Status::Ok();
        }},
+      {"log-format", "LOG_FORMAT", "FORMAT", "json (one object per line) or text",
+       [](const Config& c) { return c.log_format; },
+       [](Config& c, const std::string& v) {
+         std::string format = Lower(v);
+         if (format != "json" && format != "text")
+           return Status::Error("expected json or text");
+         c.log_format = format;
+         return Status::Ok();
+       }},
+      BoolOption("access-log", "ACCESS_LOG", "one log line per request", &Config::access_log),
+      {"metrics-token", "METRICS_TOKEN", "TEXT",
+       "bearer token that may read /metrics besides the web password",
+       [](const Config& c) { return std::string(c.metrics_token.empty() ? "none" : "set"); },
+       [](Config& c, const std::string& v) {
+         c.metrics_token = v;
+         return Status::Ok();
+       }},
   };
   return options;
 }

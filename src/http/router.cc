@@ -18,14 +18,15 @@ void Router::AddPrefix(std::string_view method, std::string_view prefix, RouteHa
   routes_.push_back({std::string(method), std::string(prefix), std::move(handler), true});
 }
 
-bool Router::Dispatch(HttpRequest& request, Responder& responder) const {
+bool Router::Dispatch(HttpRequest& request, Responder& responder, uint16_t* route_id) const {
   std::string allow;
   const Route* exact_found = nullptr;
   for (const Route& route : routes_) {
     if (!route.prefix && route.path == request.path)
       exact_found = &route;
   }
-  for (const Route& route : routes_) {
+  for (size_t index = 0; index < routes_.size(); ++index) {
+    const Route& route = routes_[index];
     bool matches = route.prefix
                        ? (exact_found == nullptr && request.path.size() > route.path.size() &&
                           request.path.substr(0, route.path.size()) == route.path)
@@ -33,6 +34,8 @@ bool Router::Dispatch(HttpRequest& request, Responder& responder) const {
     if (!matches)
       continue;
     if (route.method == request.method_name || (request.is_head() && route.method == "GET")) {
+      if (route_id != nullptr)
+        *route_id = static_cast<uint16_t>(kFirstRouteId + index);
       route.handler(request, responder);
       return true;
     }
@@ -42,6 +45,8 @@ bool Router::Dispatch(HttpRequest& request, Responder& responder) const {
     if (route.method == "GET")
       allow += ", HEAD";
   }
+  if (route_id != nullptr)
+    *route_id = kNoRouteMatched;
   if (!allow.empty()) {
     std::string message = "method " + std::string(request.method_name) + " is not allowed on " +
                           std::string(request.path) + "; allowed: " + allow;

@@ -15,6 +15,7 @@
 #include "ringgate/http/response.h"
 #include "ringgate/json/json_writer.h"
 #include "ringgate/keys/key_list.h"
+#include "ringgate/observe/metrics.h"
 #include "ringgate/server/shard.h"
 #include "ringgate/sse/sse_framer.h"
 #include "ringgate/translate/chat_response.h"
@@ -101,8 +102,6 @@ int StatusForUpstreamError(UpstreamErrorKind kind) {
 
 }  // namespace
 
-std::string MaskApiKeys(std::string_view text) { return MaskApiKeysInText(text); }
-
 ChatSettings ChatSettingsFromConfig(const Config& config) {
   ChatSettings s;
   s.max_retry_num = config.max_retry_num;
@@ -166,11 +165,14 @@ class ChatAttempt final : public UpstreamHandler {
 
 // An answer with neither text nor a tool call (no candidates: a blocked prompt; thoughts only;
 // empty parts), HAJIMI's "empty" (7.4). An unreadable body is not empty: it fails later as such.
-static bool IsEmptyAnswer(const std::string& body) {
+// `usage` gets the answer's usageMetadata (zeros when it has none).
+static bool IsEmptyAnswer(const std::string& body, GeminiUsage* usage) {
   GeminiResponseView view;
   // Parsed in place when the buffer has simdjson's padding to spare.
   if (!ParseGeminiResponse(body, body.capacity(), &view).ok() || view.is_error)
     return false;
+  if (view.has_usage)
+    *usage = view.usage;
   for (const GeminiPart& part : view.parts) {
     // Empty text parts are skipped by the parser.
     if (part.kind != GeminiPart::Kind::kThought)
@@ -214,6 +216,8 @@ class ChatExchange final : public ResponseObserver {
     empties_ = 0;
     stream_attempt_ = nullptr;
     cache_token_ = 0;
+    upstream_started_us_ = 0;
+    upstream_done_us_ = 0;
     if (mode_ == Mode::kRealStream || mode_ == Mode::kFakeStream) {
       StreamOptions options;
       options.model = chat_.requested_model;
@@ -232,11 +236,13 @@ class ChatExchange final : public ResponseObserver {
     if (use_cache_) {
       switch (service_->LookUpCache(this, *fingerprint_, &cached_, &cache_token_)) {
         case ChatService::CacheLookup::kHit:
+          metrics().cache_hits.Add();
           Answer(cached_);
           return;
         case ChatService::CacheLookup::kAsked:
           return;  // the owner core answers: OnCacheReply
         case ChatService::CacheLookup::kMiss:
+          metrics().cache_misses.Add();
           break;
       }
     }
@@ -246,6 +252,7 @@ class ChatExchange final : public ResponseObserver {
   // The owner core's answer to LookUpCache's question.
   void OnCacheReply(bool hit, std::string answer) {
     cache_token_ = 0;
+    (hit ? metrics().cache_hits : metrics().cache_misses).Add();
     if (hit) {
       cached_ = std::move(answer);
       Answer(cached_);
@@ -304,6 +311,7 @@ class ChatExchange final : public ResponseObserver {
     }
     role_ = Role::kNone;
     if (reason == WakeReason::kAnswer) {
+      metrics().coalesced.Add();
       cached_ = std::move(answer);
       Answer(cached_);
       return;
@@ -366,6 +374,8 @@ class ChatExchange final : public ResponseObserver {
     request.max_body_bytes =
         mode_ == Mode::kRealStream ? ResponseParser::kNoBodyLimit : kMaxUpstreamBodyBytes;
     attempt->upstream = service_->upstream().Start(request, attempt);
+    if (upstream_started_us_ == 0)
+      upstream_started_us_ = MonotonicMicros();
     return true;
   }
 
@@ -490,6 +500,7 @@ class ChatExchange final : public ResponseObserver {
     const std::string_view model = chat_.upstream_model;
     if (attempt->status != 200) {
       UpstreamVerdict verdict = ClassifyGeminiError(attempt->status, attempt->body, WallMillis());
+      LogAttempt(LogLevel::kWarning, attempt, attempt->status, verdict.message);
       if (finished_) {
         service_->OnVerdict(verdict, attempt->key, model);
         MaybeRetire();
@@ -501,11 +512,23 @@ class ChatExchange final : public ResponseObserver {
     }
     // The throttle detector weighs 429s against every key that answered, successes included.
     service_->OnVerdict(UpstreamVerdict{}, attempt->key, model);
-    bool empty = mode_ != Mode::kRealStream && IsEmptyAnswer(attempt->body);
-    if (!empty) {
-      service_->keys().RecordUsage(attempt->key, service_->keys().InternModel(model), 0,
-                                   WallMillis());
+    GeminiUsage usage;
+    bool empty = false;
+    if (mode_ == Mode::kRealStream) {
+      usage = transcoder_->usage();
+    } else {
+      empty = IsEmptyAnswer(attempt->body, &usage);
     }
+    if (!empty) {
+      uint64_t tokens = CountTokens(usage);
+      service_->keys().RecordUsage(attempt->key, service_->keys().InternModel(model), tokens,
+                                   WallMillis());
+      LogAttempt(LogLevel::kInfo, attempt, 200, {});
+    } else {
+      LogAttempt(LogLevel::kWarning, attempt, 200, "empty answer");
+    }
+    if (!finished_)
+      upstream_done_us_ = MonotonicMicros();
     if (finished_) {
       // A fan-out answer the client did not need: kept for a regenerate request.
       if (!empty && use_cache_) {
@@ -536,8 +559,10 @@ class ChatExchange final : public ResponseObserver {
 
   void OnAttemptError(ChatAttempt* attempt, const UpstreamError& error) {
     Stopped(attempt);
-    RG_LOG(kWarning, "upstream %s: %s", UpstreamErrorName(error.kind),
-           MaskApiKeys(error.message).c_str());
+    if (LogLevel::kWarning >= GetLogLevel()) {
+      LogFields fields = AttemptFields(attempt, StatusForUpstreamError(error.kind), error.message);
+      LogWithFields(LogLevel::kWarning, fields, "upstream %s", UpstreamErrorName(error.kind));
+    }
     UpstreamVerdict verdict = ClassifyTransportError(TransportFailureFor(error.kind));
     if (finished_) {
       service_->OnVerdict(verdict, attempt->key, chat_.upstream_model);
@@ -555,6 +580,9 @@ class ChatExchange final : public ResponseObserver {
     last_transport_status_ = status;
     OnFailedAttempt(attempt, verdict, status, std::move(body));
   }
+
+  // When the request was complete (HandleChat began): the start of the time ringgate adds.
+  void set_received_us(uint64_t micros) { received_us_ = micros; }
 
   // ---- ResponseObserver ----
   void OnClientGone() override {
@@ -603,6 +631,54 @@ class ChatExchange final : public ResponseObserver {
       SendCompletion();
     }
     Finish();
+  }
+
+  CoreMetrics& metrics() { return service_->shard().metrics(); }
+
+  std::string_view RequestType() const {
+    switch (mode_) {
+      case Mode::kRealStream:
+        return "stream";
+      case Mode::kFakeStream:
+        return "fake-stream";
+      case Mode::kKeepAlive:
+      case Mode::kPlain:
+        break;
+    }
+    return "non-stream";
+  }
+
+  // Counted as prompt / completion tokens; the total is what the key's usage records (HAJIMI's
+  // totalTokenCount).
+  uint64_t CountTokens(const GeminiUsage& usage) {
+    int64_t prompt = usage.prompt + usage.tool_use_prompt;
+    int64_t completion = usage.candidates + usage.thoughts;
+    metrics().prompt_tokens.Add(static_cast<uint64_t>(std::max<int64_t>(prompt, 0)));
+    metrics().completion_tokens.Add(static_cast<uint64_t>(std::max<int64_t>(completion, 0)));
+    int64_t total = usage.total >= 0 ? usage.total : prompt + completion;
+    return static_cast<uint64_t>(std::max<int64_t>(total, 0));
+  }
+
+  LogFields AttemptFields(const ChatAttempt* attempt, int status, std::string_view error) {
+    LogFields fields;
+    fields.key = service_->keys().key(attempt->key);  // the logger keeps 8 characters
+    fields.request_type = RequestType();
+    fields.model = chat_.requested_model;
+    fields.status_code = status;
+    fields.error_message = error;
+    return fields;
+  }
+
+  // HAJIMI's line per upstream try (hajimi-behaviour.md 14.3): what the dashboard's log shows.
+  void LogAttempt(LogLevel level, const ChatAttempt* attempt, int status, std::string_view error) {
+    if (level < GetLogLevel())
+      return;
+    LogFields fields = AttemptFields(attempt, status, error);
+    if (status == 200 && error.empty()) {
+      LogWithFields(level, fields, "request answered");
+    } else {
+      LogWithFields(level, fields, "upstream answered HTTP %d", status);
+    }
   }
 
   ChatAttempt* IdleAttempt() {
@@ -718,6 +794,12 @@ class ChatExchange final : public ResponseObserver {
     if (finished_) return;
     finished_ = true;
     client_ = nullptr;
+    if (upstream_done_us_ != 0 && !client_gone_) {
+      // The time ringgate adds: before the first upstream request, and after the answer came.
+      uint64_t now = MonotonicMicros();
+      uint64_t before = upstream_started_us_ - std::min(received_us_, upstream_started_us_);
+      metrics().gateway_overhead.Observe(before + (now - upstream_done_us_));
+    }
     if (cache_token_ != 0) {
       service_->ForgetCacheLookUp(cache_token_);
       cache_token_ = 0;
@@ -783,6 +865,9 @@ class ChatExchange final : public ResponseObserver {
   uint32_t concurrency_ = 1;
   uint32_t empties_ = 0;
   int last_transport_status_ = 0;
+  uint64_t received_us_ = 0;
+  uint64_t upstream_started_us_ = 0;  // the first try started
+  uint64_t upstream_done_us_ = 0;     // the answer the client gets came (0: not from upstream)
   std::optional<StreamTranscoder> transcoder_;
   SseFramer framer_;
   Timer keepalive_timer_;
@@ -1071,6 +1156,7 @@ void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
 }
 
 void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
+  uint64_t received_us = MonotonicMicros();
   std::string cors;
   if (!Admit(request, responder, &cors)) return;
   if (!AdmitRate(request, responder, cors))
@@ -1123,6 +1209,7 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   if (mode != ChatExchange::Mode::kRealStream)
     fingerprint = CacheKey(body, cache || coalesce);
   AsyncResponder* client = responder.Defer(exchange);
+  exchange->set_received_us(received_us);
   exchange->Begin(client, mode, std::move(cors), fingerprint, cache, coalesce);
 }
 

@@ -1,12 +1,16 @@
 #include "ringgate/server/connection.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <utility>
 
+#include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
 #include "ringgate/http/response.h"
+#include "ringgate/observe/metrics.h"
 #include "ringgate/server/op.h"
 #include "ringgate/server/shard.h"
 
@@ -209,8 +213,17 @@ void ClientConnection::HandleRequest() {
   current_http10_ = request.version_major == 1 && request.version_minor == 0;
   handling_head_ = request.is_head();
   request.peer = peer_.ss_family != AF_UNSPEC ? reinterpret_cast<const sockaddr*>(&peer_) : nullptr;
+  route_id_ = kRouteNone;
+  response_status_ = 0;
+  response_bytes_ = 0;
+  request_parsed_ = true;
+  if (shard_->config().access_log) {
+    request_started_us_ = MonotonicMicros();
+    access_method_.assign(request.method_name);
+    access_path_.assign(request.path);
+  }
   in_dispatch_ = true;
-  shard_->router().Dispatch(request, *this);
+  shard_->router().Dispatch(request, *this, &route_id_);
   in_dispatch_ = false;
   timer_kind_ = TimerKind::kNone;  // the next request gets its own header deadline
   if (!response_pending_) ResponseFinished();
@@ -218,6 +231,7 @@ void ClientConnection::HandleRequest() {
 
 // The current request's answer is complete in the output queue.
 void ClientConnection::ResponseFinished() {
+  NoteResponseEnd(/*completed=*/true);
   response_pending_ = false;
   streaming_ = false;
   observer_ = nullptr;
@@ -248,16 +262,26 @@ void ClientConnection::StartStream(int status, std::string_view content_type,
   head.extra_headers = extra_headers;
   head.chunked = stream_chunked_;
   head.omit_length = true;
-  Emit([&](std::string& buffer) { AppendResponseHead(buffer, head, shard_->date()); });
+  NoteResponseStatus(status);
+  shard_->StreamStarted();
+  Emit([&](std::string& buffer) {
+    size_t before = buffer.size();
+    AppendResponseHead(buffer, head, shard_->date());
+    response_bytes_ += buffer.size() - before;
+  });
   if (!in_dispatch_) ScheduleFlush();
 }
 
 void ClientConnection::WriteChunk(std::string_view data) {
   if (data.empty() || handling_head_) return;
   Emit([&](std::string& buffer) {
-    if (stream_chunked_) AppendChunkHeader(buffer, data.size());
+    size_t before = buffer.size();
+    if (stream_chunked_)
+      AppendChunkHeader(buffer, data.size());
     buffer.append(data);
-    if (stream_chunked_) buffer.append("\r\n");
+    if (stream_chunked_)
+      buffer.append("\r\n");
+    response_bytes_ += buffer.size() - before;
   });
   if (!in_dispatch_) ScheduleFlush();
 }
@@ -265,8 +289,10 @@ void ClientConnection::WriteChunk(std::string_view data) {
 void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
   if (handling_head_) return;
   Emit([&](std::string& buffer) {
+    size_t before = buffer.size();
     if (!stream_chunked_) {
       write(buffer, context);
+      response_bytes_ += buffer.size() - before;
       return;
     }
     // The size goes first but is known only afterwards: reserve a fixed-width hex field (leading
@@ -287,6 +313,7 @@ void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
       buffer[header_at + kWidth - 1 - i] = kHex[(length >> (4 * i)) & 15];
     }
     buffer.append("\r\n");
+    response_bytes_ += buffer.size() - before;
   });
   if (!in_dispatch_) ScheduleFlush();
 }
@@ -294,6 +321,7 @@ void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
 void ClientConnection::EndStream() {
   if (stream_chunked_ && !handling_head_) {
     Emit([](std::string& buffer) { buffer.append("0\r\n\r\n"); });
+    response_bytes_ += 5;
   }
   CompleteDeferred();
 }
@@ -322,9 +350,13 @@ void ClientConnection::Send(int status, std::string_view content_type, std::stri
   head.keep_alive = current_keep_alive_;
   head.extra_headers = extra_headers;
   bool with_body = !handling_head_;
+  NoteResponseStatus(status);
   Emit([&](std::string& buffer) {
+    size_t before = buffer.size();
     AppendResponseHead(buffer, head, shard_->date());
-    if (with_body) buffer.append(body);
+    if (with_body)
+      buffer.append(body);
+    response_bytes_ += buffer.size() - before;
   });
   if (response_pending_) CompleteDeferred();
 }
@@ -332,11 +364,59 @@ void ClientConnection::Send(int status, std::string_view content_type, std::stri
 void ClientConnection::FailRequest(int status, std::string_view code, std::string_view message) {
   current_keep_alive_ = false;
   handling_head_ = false;
+  // Refused before routing: no route, and maybe no method or path either.
+  route_id_ = kRouteNone;
+  response_status_ = 0;
+  response_bytes_ = 0;
+  request_parsed_ = false;
+  if (shard_->config().access_log)
+    request_started_us_ = MonotonicMicros();
   RG_LOG(kDebug, "connection %u: %d %.*s", slot_, status, static_cast<int>(message.size()),
          message.data());
   Send(status, "application/json", JsonErrorBody(message, ErrorTypeForStatus(status), code), {});
+  NoteResponseEnd(/*completed=*/true);
   keep_alive_ = false;
   close_after_flush_ = true;
+}
+
+void ClientConnection::NoteResponseStatus(int status) {
+  if (response_status_ != 0)
+    return;  // one count per request
+  response_status_ = status;
+  shard_->metrics().CountRequest(route_id_, status);
+}
+
+// The answer is whole in the output queue (`completed`) or will never be (the client left).
+void ClientConnection::NoteResponseEnd(bool completed) {
+  if (streaming_)
+    shard_->StreamEnded();
+  streaming_ = false;
+  // nginx's 499: the client closed the connection before it had an answer.
+  if (response_status_ == 0)
+    NoteResponseStatus(499);
+  if (shard_->config().access_log)
+    WriteAccessLog(completed);
+  response_status_ = -1;  // counted and logged: nothing more for this request
+}
+
+void ClientConnection::WriteAccessLog(bool completed) {
+  if (response_status_ < 0)
+    return;
+  char ip[INET6_ADDRSTRLEN] = "-";
+  if (peer_.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer_)->sin_addr, ip, sizeof(ip));
+  } else if (peer_.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer_)->sin6_addr, ip, sizeof(ip));
+  }
+  LogFields fields;
+  fields.method = request_parsed_ ? std::string_view(access_method_) : "-";
+  fields.path = request_parsed_ ? std::string_view(access_path_) : "-";
+  fields.status_code = response_status_;
+  fields.bytes = static_cast<int64_t>(response_bytes_);
+  fields.duration_us = static_cast<int64_t>(MonotonicMicros() - request_started_us_);
+  fields.client_ip = ip;
+  fields.keep_recent = false;
+  RG_LOG_FIELDS(kInfo, fields, completed ? "access" : "access (client closed first)");
 }
 
 // Writes made outside a request's dispatch (deferred answers, streams) are sent together at the
@@ -516,6 +596,8 @@ void ClientConnection::Abort() {
 void ClientConnection::NotifyGone() {
   ResponseObserver* observer = observer_;
   observer_ = nullptr;
+  if (response_pending_)
+    NoteResponseEnd(/*completed=*/false);
   response_pending_ = false;
   if (observer != nullptr) observer->OnClientGone();
 }

@@ -94,6 +94,7 @@ Status Server::Start() {
   UpstreamShared shared{upstream_settings_.get(), resolver_.get(), upstream_tls_.get(),
                         server_tls_.get(), &api_keys_, &invalid_keys_};
 
+  metrics_ = std::make_unique<MetricsRegistry>(threads);
   std::vector<std::promise<Status>> ready(threads);
   for (int i = 0; i < threads; ++i) {
     std::vector<int> fds;
@@ -102,6 +103,7 @@ Status Server::Start() {
       group.fds[i] = -1;  // the shard owns it now
     }
     shards_.push_back(std::make_unique<Shard>(i, config_, std::move(fds), install_routes_, shared));
+    shards_.back()->set_metrics_registry(metrics_.get());
   }
   running_ = threads;
   // Shards wait for every peer's ring before serving, so cross-core messages always have a target.

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "ringgate/common/log.h"
+#include "ringgate/observe/metrics_route.h"
 #include "ringgate/server/chat_service.h"
 #include "ringgate/server/connection.h"
 #include "ringgate/server/routes.h"
@@ -37,6 +38,13 @@ Shard::~Shard() {
 }
 
 Status Shard::Init() {
+  SetLogThreadCore(index_);
+  if (metrics_registry_ != nullptr && index_ < metrics_registry_->cores()) {
+    metrics_ = &metrics_registry_->core(index_);
+  } else {
+    own_metrics_ = std::make_unique<CoreMetrics>();
+    metrics_ = own_metrics_.get();
+  }
   Result<std::unique_ptr<Reactor>> reactor = Reactor::Create(ReactorOptions{});
   if (!reactor) return reactor.status();
   reactor_ = std::move(*reactor);
@@ -44,6 +52,7 @@ Status Shard::Init() {
     upstream_pool_ = std::make_unique<UpstreamPool>(
         *reactor_, *upstream_shared_.settings, *upstream_shared_.resolver, upstream_shared_.tls,
         static_cast<uint8_t>(OpKind::kUpstream));
+    upstream_pool_->set_metrics(metrics_);
   }
   accept_retry_timer_.set_callback(
       [](Timer*, void* self) {
@@ -59,6 +68,7 @@ Status Shard::Init() {
     install_routes_(router_, *this);
   } else {
     AddBuiltinRoutes(router_);
+    InstallMetricsRoute(router_, *this);
     if (upstream_pool_) {
       chat_ = std::make_unique<ChatService>(*this, *upstream_pool_, config_);
       chat_->InstallRoutes(router_);
@@ -150,6 +160,8 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
     return;
   }
   if (live_ >= config_.max_connections_per_core) {
+    metrics_->connections_rejected.Add();
+    metrics_->CountRequest(kRouteNone, 503);
     Reject(fd);
     return;
   }
@@ -166,6 +178,7 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
   slots_[slot] = std::make_unique<ClientConnection>(this, slot, generation, fd);
   ++live_;
   ++accepted_;
+  metrics_->connections_accepted.Add();
   slots_[slot]->Start();
 }
 
@@ -270,6 +283,9 @@ void Shard::OnLoopEnd() {
   released_.clear();
   if (upstream_pool_) upstream_pool_->OnLoopEnd();
   if (chat_) chat_->OnLoopEnd();
+  // Gauges are published once per iteration: two stores, whatever happened in it.
+  metrics_->open_connections.Set(static_cast<int64_t>(live_));
+  metrics_->active_streams.Set(active_streams_);
   if (draining_ && live_ == 0) reactor_->Stop();
 }
 

@@ -8,13 +8,17 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
+#include "ringgate/observe/metrics.h"
 #include "ringgate/tls/tls_context.h"
 #include "ringgate/upstream/upstream_pool.h"
 
 namespace ringgate {
 namespace {
 
+static_assert(static_cast<size_t>(UpstreamErrorKind::kProtocol) + 1 == kUpstreamErrorKinds,
+              "every upstream error kind has a counter");
 
 std::string Describe(const Url& url) { return url.Authority(); }
 
@@ -413,6 +417,10 @@ void UpstreamConnection::FeedParser(std::string_view data, bool from_held) {
 
 void UpstreamConnection::OnHead(const HttpResponseHead& head) {
   request_.clear();  // answered: no retry will need it
+  if (CoreMetrics* metrics = pool_->metrics(); metrics != nullptr && started_us_ != 0) {
+    metrics->upstream_ttfb.Observe(MonotonicMicros() - started_us_);
+    metrics->upstream_responses.Count(head.status);
+  }
   if (handler_ != nullptr) handler_->OnUpstreamHead(head);
 }
 
@@ -425,6 +433,10 @@ void UpstreamConnection::OnComplete() {}
 
 void UpstreamConnection::AfterComplete() {
   UpstreamHandler* handler = TakeHandler();
+  if (CoreMetrics* metrics = pool_->metrics(); metrics != nullptr && started_us_ != 0) {
+    metrics->upstream_duration.Observe(MonotonicMicros() - started_us_);
+    started_us_ = 0;
+  }
   pool_->reactor().timers().Cancel(&timer_);
   timer_kind_ = TimerKind::kNone;
   bool reuse = reusable_ && parser_.keep_alive() && (!tls_ || tls_->error() == TlsError::kNone);
@@ -498,6 +510,10 @@ void UpstreamConnection::OnSocketError(int error) {
 
 void UpstreamConnection::FailExchange(UpstreamErrorKind kind, std::string message) {
   UpstreamHandler* handler = TakeHandler();
+  if (CoreMetrics* metrics = pool_->metrics(); metrics != nullptr && handler != nullptr) {
+    metrics->upstream_errors[static_cast<size_t>(kind) % kUpstreamErrorKinds].Add();
+    started_us_ = 0;
+  }
   bool started = parser_.head_done();
   Close();
   if (handler != nullptr) {

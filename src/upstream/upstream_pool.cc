@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ringgate/common/clock.h"
 #include "ringgate/config/config.h"
 #include "ringgate/io/op_tag.h"
+#include "ringgate/observe/metrics.h"
 #include "ringgate/tls/tls_context.h"
 #include "ringgate/tls/tls_session_cache.h"
 #include "ringgate/upstream/upstream_connection.h"
@@ -115,6 +117,8 @@ UpstreamExchange* UpstreamPool::Start(const UpstreamRequest& request, UpstreamHa
   bytes.append(request.extra_headers);
   bytes.append("\r\n");
   bytes.append(request.body);
+  if (metrics_ != nullptr)
+    connection->set_started_us(MonotonicMicros());
   if (reuse) {
     connection->Reuse(request.head, request.max_body_bytes, handler);
   } else {
@@ -150,7 +154,13 @@ bool UpstreamPool::OnCompletion(const io_uring_cqe& cqe) {
   return true;
 }
 
-void UpstreamPool::OnLoopEnd() { released_.clear(); }
+void UpstreamPool::OnLoopEnd() {
+  released_.clear();
+  if (metrics_ != nullptr) {
+    metrics_->upstream_open_connections.Set(static_cast<int64_t>(live_));
+    metrics_->upstream_idle_connections.Set(static_cast<int64_t>(idle_.size()));
+  }
+}
 
 void UpstreamPool::ReturnToIdle(UpstreamConnection* connection) {
   idle_.push_back(connection);

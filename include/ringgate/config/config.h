@@ -151,6 +151,17 @@ struct Config {
 
   // Minimum level of log lines written to stderr: debug, info, warning, error (env LOG_LEVEL).
   std::string log_level = "info";
+  // Log lines as one JSON object each ("json") or as human text ("text") (env LOG_FORMAT).
+  std::string log_format = "json";
+  // One log line per request: method, path (no query), status, bytes, duration, client IP, core
+  // (env ACCESS_LOG). Off by default: at info level it costs a write(2) per request.
+  bool access_log = false;
+
+  // ---- Metrics ----
+
+  // Bearer token that may read GET /metrics besides the web password (env METRICS_TOKEN), so a
+  // Prometheus server needs no dashboard password. Empty: only the web password.
+  std::string metrics_token;
 };
 
 // Parses `env` (NAME=VALUE strings, e.g. environ) then `argv` into a Config. On a bad value or an

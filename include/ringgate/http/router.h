@@ -2,6 +2,7 @@
 // lookups touch no shared state.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -76,7 +77,23 @@ class Router {
   void AddPrefix(std::string_view method, std::string_view prefix, RouteHandler handler);
 
   // Finds the handler, or answers 404 / 405 itself. Returns true when a handler ran.
-  bool Dispatch(HttpRequest& request, Responder& responder) const;
+  // `route_id`, when given, is set before the handler runs: kFirstRouteId + the route's index, or
+  // kNoRouteMatched (metrics count requests by route, a bounded label set).
+  bool Dispatch(HttpRequest& request, Responder& responder, uint16_t* route_id = nullptr) const;
+
+  static constexpr uint16_t kNoRouteMatched = 1;
+  static constexpr uint16_t kFirstRouteId = 2;
+  // Routes in the order they were added: route id kFirstRouteId + i is route i.
+  struct RouteInfo {
+    std::string_view method;
+    std::string_view path;  // the prefix for prefix routes
+    bool prefix = false;
+  };
+  size_t route_count() const { return routes_.size(); }
+  RouteInfo route(size_t index) const {
+    const Route& r = routes_[index];
+    return RouteInfo{r.method, r.path, r.prefix};
+  }
 
  private:
   struct Route {

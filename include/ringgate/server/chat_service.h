@@ -52,6 +52,7 @@
 #include "ringgate/cache/fingerprint.h"
 #include "ringgate/cache/inflight.h"
 #include "ringgate/cache/response_cache.h"
+#include "ringgate/common/mask.h"
 #include "ringgate/config/config.h"
 #include "ringgate/http/router.h"
 #include "ringgate/io/timer_wheel.h"
@@ -99,10 +100,6 @@ struct ChatSettings {
 };
 
 ChatSettings ChatSettingsFromConfig(const Config& config);
-
-// Replaces anything shaped like a Google API key ("AIza" + 35 characters) with its first 8
-// characters and "...", so error messages and logs never carry a whole key.
-std::string MaskApiKeys(std::string_view text);
 
 class ChatService {
  public:

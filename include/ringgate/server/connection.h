@@ -87,6 +87,10 @@ class ClientConnection final : public Responder, public AsyncResponder {
   void DecryptAndProcess(std::string_view ciphertext);
   void ResponseFinished();
   void CompleteDeferred();
+  // Metrics and the access log: the answer's status (counted once per request), its end.
+  void NoteResponseStatus(int status);
+  void NoteResponseEnd(bool completed);
+  void WriteAccessLog(bool completed);
   void NotifyGone();
   static void TimerThunk(Timer* timer, void* self);
 
@@ -120,6 +124,15 @@ class ClientConnection final : public Responder, public AsyncResponder {
   bool streaming_ = false;
   bool stream_chunked_ = false;
   ResponseObserver* observer_ = nullptr;
+
+  // The request being answered, for metrics and the access log.
+  uint16_t route_id_ = 0;            // Router's id; kRouteNone before routing
+  int response_status_ = 0;          // 0 until the head is written
+  uint64_t response_bytes_ = 0;      // head and body bytes (before TLS)
+  uint64_t request_started_us_ = 0;  // only with ACCESS_LOG
+  bool request_parsed_ = false;
+  std::string access_method_;  // only with ACCESS_LOG; capacity reused
+  std::string access_path_;
 };
 
 }  // namespace ringgate

@@ -14,6 +14,7 @@
 #include "ringgate/io/reactor.h"
 #include "ringgate/net/listener.h"
 #include "ringgate/net/resolver.h"
+#include "ringgate/observe/metrics.h"
 #include "ringgate/server/shard.h"
 #include "ringgate/tls/tls_context.h"
 #include "ringgate/upstream/upstream.h"
@@ -47,6 +48,7 @@ class Server {
   Config config_;
   RouteInstaller install_routes_;
   std::vector<ListenerGroup> listeners_;
+  std::unique_ptr<MetricsRegistry> metrics_;  // before shards_: they write into it
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;
   std::vector<int> ring_fds_;  // by core index; shards read it once started

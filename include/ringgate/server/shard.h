@@ -17,6 +17,7 @@
 #include "ringgate/http/response.h"
 #include "ringgate/http/router.h"
 #include "ringgate/io/reactor.h"
+#include "ringgate/observe/metrics.h"
 #include "ringgate/server/core_message.h"
 #include "ringgate/server/op.h"
 
@@ -83,6 +84,15 @@ class Shard final : public Reactor::Handler {
   // Set by the Server before Run(): every core's ring descriptor, by core index.
   void set_peer_ring_fds(const std::vector<int>* fds) { peer_ring_fds_ = fds; }
 
+  // ---- Metrics ----
+  // Set by the Server before Init(): every core's block. Without it the shard keeps its own.
+  void set_metrics_registry(MetricsRegistry* registry) { metrics_registry_ = registry; }
+  const MetricsRegistry* metrics_registry() const { return metrics_registry_; }
+  // This core's block; written only from this core's thread.
+  CoreMetrics& metrics() { return *metrics_; }
+  void StreamStarted() { ++active_streams_; }
+  void StreamEnded() { --active_streams_; }
+
   // Sends the connection's queued output at the end of this loop iteration.
   void QueueFlush(ClientConnection* connection) { pending_flushes_.push_back(connection); }
 
@@ -127,6 +137,11 @@ class Shard final : public Reactor::Handler {
 
   const std::vector<int>* peer_ring_fds_ = nullptr;
   std::vector<std::unique_ptr<CoreMessage>> local_messages_;
+
+  MetricsRegistry* metrics_registry_ = nullptr;
+  std::unique_ptr<CoreMetrics> own_metrics_;  // when no registry was set
+  CoreMetrics* metrics_ = nullptr;
+  int64_t active_streams_ = 0;
 
   Timer accept_retry_timer_;
   Timer drain_timer_;

@@ -36,6 +36,9 @@ class UpstreamConnection final : public UpstreamExchange, private ResponseSink {
     request_.clear();
     return request_;
   }
+  // When the pool began this exchange (MonotonicMicros), for the latency metrics; 0: not timed.
+  void set_started_us(uint64_t micros) { started_us_ = micros; }
+
   // Begins connecting for a first exchange (the request is in request_buffer()).
   void Open(bool head, uint64_t max_body_bytes, UpstreamHandler* handler);
   // Runs an exchange on this idle, connected connection.
@@ -110,6 +113,7 @@ class UpstreamConnection final : public UpstreamExchange, private ResponseSink {
   bool head_request_ = false;
   uint64_t max_body_bytes_ = ResponseParser::kNoBodyLimit;
   UpstreamHandler* handler_ = nullptr;
+  uint64_t started_us_ = 0;
   bool reused_ = false;
   bool response_byte_seen_ = false;
   bool paused_ = false;

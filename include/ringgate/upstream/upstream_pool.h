@@ -21,6 +21,7 @@
 
 namespace ringgate {
 
+struct CoreMetrics;
 class Resolver;
 class TlsContext;
 class TlsSessionCache;
@@ -55,6 +56,11 @@ class UpstreamPool {
   void OnLoopEnd();
   // Closes every connection (shutdown); active exchanges get an error.
   void CloseAll();
+
+  // Where latency, time to first byte, statuses and errors are counted (this core's block); none
+  // when unset.
+  void set_metrics(CoreMetrics* metrics) { metrics_ = metrics; }
+  CoreMetrics* metrics() { return metrics_; }
 
   const UpstreamStats& stats() const { return stats_; }
   size_t idle_connections() const { return idle_.size(); }
@@ -94,6 +100,7 @@ class UpstreamPool {
   std::vector<std::unique_ptr<UpstreamConnection>> released_;
   size_t live_ = 0;
   UpstreamStats stats_;
+  CoreMetrics* metrics_ = nullptr;
 };
 
 }  // namespace ringgate
