@@ -375,15 +375,18 @@ void Emit(LogLevel level, const LogFields& fields, const char* format, va_list a
                 path.view(),
                 client_ip.view()};
 
-  LineBuilder line;
-  if (g_format.load(std::memory_order_relaxed) == LogFormat::kText) {
-    BuildText(line, level, now, fields, pieces);
-  } else {
-    BuildJson(line, level, now, fields, pieces);
+  if (fields.write_output) {
+    LineBuilder line;
+    if (g_format.load(std::memory_order_relaxed) == LogFormat::kText) {
+      BuildText(line, level, now, fields, pieces);
+    } else {
+      BuildJson(line, level, now, fields, pieces);
+    }
+    std::string_view bytes = line.view();
+    ssize_t ignored =
+        write(g_output_fd.load(std::memory_order_relaxed), bytes.data(), bytes.size());
+    (void)ignored;
   }
-  std::string_view bytes = line.view();
-  ssize_t ignored = write(g_output_fd.load(std::memory_order_relaxed), bytes.data(), bytes.size());
-  (void)ignored;
   if (fields.keep_recent)
     KeepRecent(level, now, fields, pieces);
 }

@@ -675,6 +675,8 @@ class ChatExchange final : public ResponseObserver {
       return;
     LogFields fields = AttemptFields(attempt, status, error);
     if (status == 200 && error.empty()) {
+      // Kept for the dashboard; written out only at debug (see LogFields::write_output).
+      fields.write_output = GetLogLevel() <= LogLevel::kDebug;
       LogWithFields(level, fields, "request answered");
     } else {
       LogWithFields(level, fields, "upstream answered HTTP %d", status);

@@ -44,7 +44,8 @@ struct MetricsConfig {
   static GatewayOptions Options() {
     GatewayOptions options;
     options.threads = 2;
-    options.env = {"METRICS_TOKEN=" + std::string(kToken), "ACCESS_LOG=true"};
+    // debug: the per-request "request answered" line is written out only at debug.
+    options.env = {"METRICS_TOKEN=" + std::string(kToken), "ACCESS_LOG=true", "LOG_LEVEL=debug"};
     return options;
   }
 };
@@ -215,7 +216,7 @@ TEST_F(MetricsTest, EveryLogLineIsOneJsonObject) {
 
 TEST(ObserveLogTest, TextFormatLines) {
   GatewayOptions options;
-  options.env = {"LOG_FORMAT=text"};
+  options.env = {"LOG_FORMAT=text", "LOG_LEVEL=debug"};
   auto gateway = StartGateway(options);
   ASSERT_NE(gateway, nullptr);
   ASSERT_EQ(gateway->Chat(SimpleChat()).status, 200);

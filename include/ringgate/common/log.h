@@ -59,6 +59,10 @@ struct LogFields {
   // Kept in the ring of recent entries (the dashboard's log viewer). Access-log lines are not:
   // they would push everything else out.
   bool keep_recent = true;
+  // Written to the log output. A line per successful request is kept for the dashboard at its
+  // level but written out only at LOG_LEVEL=debug: a write(2) per request would cost more than
+  // the rest of the request's own work (use ACCESS_LOG for a line per request).
+  bool write_output = true;
 };
 
 // printf-style; one line per call.
