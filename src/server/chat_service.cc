@@ -166,11 +166,15 @@ class ChatAttempt final : public UpstreamHandler {
 
 // An answer with neither text nor a tool call (no candidates: a blocked prompt; thoughts only;
 // empty parts), HAJIMI's "empty" (7.4). An unreadable body is not empty: it fails later as such.
-static bool IsEmptyAnswer(const std::string& body) {
+// *tokens: its totalTokenCount (0 when absent), for the usage statistics.
+static bool IsEmptyAnswer(const std::string& body, uint64_t* tokens) {
   GeminiResponseView view;
+  *tokens = 0;
   // Parsed in place when the buffer has simdjson's padding to spare.
   if (!ParseGeminiResponse(body, body.capacity(), &view).ok() || view.is_error)
     return false;
+  if (view.has_usage && view.usage.total > 0)
+    *tokens = static_cast<uint64_t>(view.usage.total);
   for (const GeminiPart& part : view.parts) {
     // Empty text parts are skipped by the parser.
     if (part.kind != GeminiPart::Kind::kThought)
@@ -500,11 +504,12 @@ class ChatExchange final : public ResponseObserver {
     }
     // The throttle detector weighs 429s against every key that answered, successes included.
     service_->OnVerdict(UpstreamVerdict{}, attempt->key, model);
-    bool empty = mode_ != Mode::kRealStream && IsEmptyAnswer(attempt->body);
-    if (!empty) {
-      service_->keys().RecordUsage(attempt->key, service_->keys().InternModel(model), 0,
-                                   WallMillis());
-    }
+    uint64_t tokens = 0;
+    bool empty = mode_ != Mode::kRealStream && IsEmptyAnswer(attempt->body, &tokens);
+    if (mode_ == Mode::kRealStream && transcoder_ && transcoder_->usage().total > 0)
+      tokens = static_cast<uint64_t>(transcoder_->usage().total);
+    if (!empty)
+      service_->RecordSuccessfulCall(attempt->key, model, tokens);
     if (finished_) {
       // A fan-out answer the client did not need: kept for a regenerate request.
       if (!empty && use_cache_) {
@@ -1123,6 +1128,43 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
     fingerprint = CacheKey(body, cache || coalesce);
   AsyncResponder* client = responder.Defer(exchange);
   exchange->Begin(client, mode, std::move(cors), fingerprint, cache, coalesce);
+}
+
+void ChatService::RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens) {
+  int64_t now = WallMillis();
+  keys_.RecordUsage(key, keys_.InternModel(model), tokens, now);
+  call_stats_.Record(now, tokens);
+}
+
+// ---- Dashboard hooks (AdminService) ----
+
+void ChatService::ApplyRuntimeSettings(const RuntimeSettings& values) {
+  settings_.max_retry_num = values.max_retry_num;
+  settings_.max_empty_responses = values.max_empty_responses;
+  settings_.concurrent_requests = values.concurrent_requests;
+  settings_.increase_concurrent_on_failure = values.increase_concurrent_on_failure;
+  settings_.max_concurrent_requests = values.max_concurrent_requests;
+  settings_.fake_streaming = values.fake_streaming;
+  settings_.fake_streaming_interval_ms = values.fake_streaming_interval_ms;
+  settings_.random_string = values.random_string;
+  settings_.random_string_length = values.random_string_length;
+  settings_.search_mode = values.search_mode;
+  settings_.search_prompt = values.search_prompt;
+  limiter_.SetLimits(values.max_requests_per_minute, values.max_requests_per_day_per_ip);
+  list_settings_.search_mode = values.search_mode;
+  translate_options_.search_mode = values.search_mode;
+  translate_options_.search_prompt = settings_.search_prompt;  // a view: follows the new string
+  if (!settings_.random_string) {
+    translate_options_.disguise_first = {};
+    translate_options_.disguise_last = {};
+  }
+}
+
+void ChatService::AddKeys(std::span<const std::string> keys) {
+  size_t added = keys_.AddKeys(keys);
+  // Started without a key: the model list could not be fetched until now.
+  if (added > 0 && !catalog_.loaded())
+    fetcher_->Fetch();
 }
 
 void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key,
