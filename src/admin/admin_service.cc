@@ -5,6 +5,8 @@
 #include <simdjson.h>
 #include <sys/random.h>
 
+#include <time.h>
+
 #include <cstdlib>
 
 #include "admin_messages.h"
@@ -120,6 +122,7 @@ AdminService::AdminService(Shard& shard, ChatService& chat, const Config& config
     seed = MonotonicMicros();
   throttle_ = LoginThrottle(seed);
   started_monotonic_ms_ = ProcessStartMs();
+  tzset();  // reads the time zone file now, before serving, not in a dashboard request
   tick_.set_callback([](Timer*, void* self) { static_cast<AdminService*>(self)->OnTick(); }, this);
 }
 

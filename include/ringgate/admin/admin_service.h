@@ -45,7 +45,7 @@ class Shard;
 
 // What changed, for the persistence hook (core 0).
 enum class AdminChange : uint8_t {
-  kSettings,       // update-config of a setting, or stored settings applied
+  kSettings,       // update-config of a setting (not ApplyStoredSettings: that came from storage)
   kKeysAdded,      // update-config gemini_api_keys
   kKeysCleared,    // clear-invalid-api-keys
   kKeysValidated,  // a key check finished (start-up or "test all keys")
