@@ -309,6 +309,28 @@ const std::vector<OptionSpec>& Options() {
          c.password = StripQuotes(v);
          return Status::Ok();
        }},
+      {"web-password", "WEB_PASSWORD", "TEXT",
+       "password of the dashboard and its admin API (/api/*); empty: PASSWORD",
+       [](const Config&) { return std::string("PASSWORD unless set (not shown)"); },
+       [](Config& c, const std::string& v) {
+         c.web_password = StripQuotes(v);
+         return Status::Ok();
+       }},
+      {"dashboard-url", "DASHBOARD_URL", "PATH", "serve the dashboard at /PATH instead of /",
+       [](const Config& c) { return c.dashboard_url.empty() ? "none" : c.dashboard_url; },
+       [](Config& c, const std::string& v) {
+         std::string path = v;
+         while (!path.empty() && path.front() == '/')
+           path.erase(0, 1);
+         while (!path.empty() && path.back() == '/')
+           path.pop_back();
+         if (path.find_first_of("?#% \t") != std::string::npos)
+           return Status::Error("expected a plain path such as admin or ui/dashboard");
+         if (path.rfind("api/", 0) == 0 || path == "api" || path.rfind("assets", 0) == 0)
+           return Status::Error("the dashboard cannot live under /api or /assets");
+         c.dashboard_url = path;
+         return Status::Ok();
+       }},
       StringOption("whitelist-user-agent", "WHITELIST_USER_AGENT", "UA[,UA]",
                    "only clients with one of these User-Agents; empty: any",
                    &Config::whitelist_user_agent),

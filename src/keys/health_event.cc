@@ -2,10 +2,31 @@
 
 namespace ringgate {
 
-HealthEvent HealthEvent::Quarantine(uint32_t key) {
+const char* HealthReasonText(HealthReason reason) {
+  switch (reason) {
+    case HealthReason::kUnknown:
+      return "";
+    case HealthReason::kMinuteQuota:
+      return "429: per-minute quota";
+    case HealthReason::kDailyQuota:
+      return "429: daily quota";
+    case HealthReason::kNotInTier:
+      return "model not available to this key";
+    case HealthReason::kKeyInvalid:
+      return "API_KEY_INVALID";
+    case HealthReason::kKeyRejected:
+      return "key rejected by Google";
+    case HealthReason::kListedInvalid:
+      return "listed in INVALID_API_KEYS";
+  }
+  return "";
+}
+
+HealthEvent HealthEvent::Quarantine(uint32_t key, HealthReason reason) {
   HealthEvent e;
   e.kind = HealthEventKind::kQuarantine;
   e.key = key;
+  e.reason = reason;
   return e;
 }
 
@@ -16,9 +37,11 @@ HealthEvent HealthEvent::Restore(uint32_t key) {
   return e;
 }
 
-HealthEvent HealthEvent::Rest(uint32_t key, std::string_view model, int64_t until_ms) {
+HealthEvent HealthEvent::Rest(uint32_t key, std::string_view model, int64_t until_ms,
+                              HealthReason reason) {
   HealthEvent e;
   e.kind = HealthEventKind::kRest;
+  e.reason = reason;
   e.key = key;
   e.model = ModelName::From(model);
   e.until_ms = until_ms;
@@ -52,15 +75,26 @@ HealthEvent HealthEvent::Throttle(int64_t until_ms) {
 
 std::optional<HealthEvent> HealthEventFor(const UpstreamVerdict& verdict, uint32_t key,
                                           std::string_view model) {
+  std::optional<HealthEvent> event;
   switch (verdict.kind) {
     case VerdictKind::kQuarantineKey:
-      return HealthEvent::Quarantine(key);
+      event = HealthEvent::Quarantine(
+          key, verdict.http_status == 400 ? HealthReason::kKeyInvalid : HealthReason::kKeyRejected);
+      break;
     case VerdictKind::kRestKeyModel:
+      event = HealthEvent::Rest(key, model, verdict.until_ms, HealthReason::kMinuteQuota);
+      break;
     case VerdictKind::kRestKeyModelUntilDailyReset:
-      return HealthEvent::Rest(key, model, verdict.until_ms);
+      event = HealthEvent::Rest(key, model, verdict.until_ms,
+                                verdict.failure == FailureClass::kQuota ? HealthReason::kDailyQuota
+                                                                        : HealthReason::kNotInTier);
+      break;
     default:
       return std::nullopt;
   }
+  if (verdict.http_status > 0 && verdict.http_status < 1000)
+    event->http_status = static_cast<uint16_t>(verdict.http_status);
+  return event;
 }
 
 }  // namespace ringgate

@@ -67,7 +67,11 @@ size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined
     uint32_t index = static_cast<uint32_t>(keys_.size());
     keys_.push_back(key);
     index_.emplace(key, index);
-    flags_.push_back(KeyFlags{quarantined, false});
+    KeyFlags flags;
+    flags.quarantined = quarantined;
+    if (quarantined)
+      flags.reason = HealthReason::kListedInvalid;
+    flags_.push_back(flags);
     if (quarantined)
       ++quarantined_count_;
     NoteKeyCalls(index, usage_.Key(index).calls);
@@ -188,6 +192,7 @@ void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
       break;
     s.rest_ends.pop();
     s.rest_until.erase(it);
+    s.rest_reason.erase(key);
     Refresh(s, key);
   }
 }
@@ -297,6 +302,8 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
       if (event.key >= flags_.size() || flags_[event.key].quarantined)
         return;
       flags_[event.key].quarantined = true;
+      flags_[event.key].reason = event.reason;
+      flags_[event.key].http_status = event.http_status;
       ++quarantined_count_;
       RefreshAllModels(event.key);
       return;
@@ -304,6 +311,7 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
       if (event.key >= flags_.size() || !flags_[event.key].quarantined)
         return;
       flags_[event.key].quarantined = false;
+      flags_[event.key].forgotten = false;
       --quarantined_count_;
       RefreshAllModels(event.key);
       return;
@@ -317,6 +325,7 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
           return;
         it->second = event.until_ms;
       }
+      s.rest_reason[event.key] = event.reason;
       s.rest_ends.emplace(event.until_ms, event.key);
       Refresh(s, event.key);
       return;
@@ -428,7 +437,7 @@ std::vector<std::string> KeyPoolShard::ActiveKeys() const {
 std::vector<std::string> KeyPoolShard::QuarantinedKeys() const {
   std::vector<std::string> out;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
-    if (flags_[i].quarantined)
+    if (flags_[i].quarantined && !flags_[i].forgotten)
       out.push_back(keys_[i]);
   }
   return out;

@@ -292,7 +292,8 @@ void RenderKeys(const MetricsSources& sources, PrometheusWriter& w) {
 }  // namespace
 
 const std::string& WebPassword(const Config& config) {
-  return config.password;
+  // WEB_PASSWORD, or PASSWORD when unset (HAJIMI), as the dashboard signs in.
+  return config.web_password.empty() ? config.password : config.web_password;
 }
 
 bool MetricsRequestAuthorized(const HttpRequest& request, const Config& config) {

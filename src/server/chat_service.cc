@@ -521,8 +521,7 @@ class ChatExchange final : public ResponseObserver {
     }
     if (!empty) {
       uint64_t tokens = CountTokens(usage);
-      service_->keys().RecordUsage(attempt->key, service_->keys().InternModel(model), tokens,
-                                   WallMillis());
+      service_->RecordSuccessfulCall(attempt->key, model, tokens);
       LogAttempt(LogLevel::kInfo, attempt, 200, {});
     } else {
       LogAttempt(LogLevel::kWarning, attempt, 200, "empty answer");
@@ -1213,6 +1212,43 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   AsyncResponder* client = responder.Defer(exchange);
   exchange->set_received_us(received_us);
   exchange->Begin(client, mode, std::move(cors), fingerprint, cache, coalesce);
+}
+
+void ChatService::RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens) {
+  int64_t now = WallMillis();
+  keys_.RecordUsage(key, keys_.InternModel(model), tokens, now);
+  call_stats_.Record(now, tokens);
+}
+
+// ---- Dashboard hooks (AdminService) ----
+
+void ChatService::ApplyRuntimeSettings(const RuntimeSettings& values) {
+  settings_.max_retry_num = values.max_retry_num;
+  settings_.max_empty_responses = values.max_empty_responses;
+  settings_.concurrent_requests = values.concurrent_requests;
+  settings_.increase_concurrent_on_failure = values.increase_concurrent_on_failure;
+  settings_.max_concurrent_requests = values.max_concurrent_requests;
+  settings_.fake_streaming = values.fake_streaming;
+  settings_.fake_streaming_interval_ms = values.fake_streaming_interval_ms;
+  settings_.random_string = values.random_string;
+  settings_.random_string_length = values.random_string_length;
+  settings_.search_mode = values.search_mode;
+  settings_.search_prompt = values.search_prompt;
+  limiter_.SetLimits(values.max_requests_per_minute, values.max_requests_per_day_per_ip);
+  list_settings_.search_mode = values.search_mode;
+  translate_options_.search_mode = values.search_mode;
+  translate_options_.search_prompt = settings_.search_prompt;  // a view: follows the new string
+  if (!settings_.random_string) {
+    translate_options_.disguise_first = {};
+    translate_options_.disguise_last = {};
+  }
+}
+
+void ChatService::AddKeys(std::span<const std::string> keys) {
+  size_t added = keys_.AddKeys(keys);
+  // Started without a key: the model list could not be fetched until now.
+  if (added > 0 && !catalog_.loaded())
+    fetcher_->Fetch();
 }
 
 void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key,

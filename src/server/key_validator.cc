@@ -25,6 +25,7 @@ class KeyValidator::Probe final : public UpstreamHandler {
   ~Probe() override { Cancel(); }
 
   size_t index() const { return index_; }
+  int status() const { return status_; }
 
   void Begin(size_t index, std::string_view key) {
     index_ = index;
@@ -147,8 +148,12 @@ void KeyValidator::OnProbeDone(Probe* probe, Outcome outcome, const std::string&
       break;
     case Outcome::kInvalid:
       plan_.RecordResult(index, false);
-      if (!keys.IsQuarantined(key))
-        service_->PublishHealth(HealthEvent::Quarantine(key));
+      if (!keys.IsQuarantined(key)) {
+        HealthEvent event = HealthEvent::Quarantine(
+            key, probe->status() == 400 ? HealthReason::kKeyInvalid : HealthReason::kKeyRejected);
+        event.http_status = static_cast<uint16_t>(probe->status());
+        service_->PublishHealth(event);
+      }
       RG_LOG(kWarning, "key check: %s... rejected (%s): out of rotation",
              std::string(KeyLabel(keys.key(key))).c_str(), why.c_str());
       break;

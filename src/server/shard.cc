@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ringgate/admin/admin_service.h"
 #include "ringgate/common/log.h"
 #include "ringgate/observe/metrics_route.h"
 #include "ringgate/server/chat_service.h"
@@ -72,6 +73,8 @@ Status Shard::Init() {
     if (upstream_pool_) {
       chat_ = std::make_unique<ChatService>(*this, *upstream_pool_, config_);
       chat_->InstallRoutes(router_);
+      admin_ = std::make_unique<AdminService>(*this, *chat_, config_);
+      admin_->InstallRoutes(router_);
     }
   }
   return Status::Ok();
@@ -80,6 +83,7 @@ Status Shard::Init() {
 void Shard::Run() {
   for (size_t i = 0; i < listen_fds_.size(); ++i) ArmAccept(i);
   if (chat_) chat_->Start();
+  if (admin_) admin_->Start();
   reactor_->Run(*this);
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startStack, PASSWORD } from '../clients/harness.mjs';
+import { startStack, PASSWORD, GEMINI_KEY } from '../clients/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || path.resolve(here, '../../build');
@@ -20,7 +20,7 @@ const consoleErrors = [];
 
 before(async () => {
   assert.equal(NEW_KEY.length, 39);
-  stack = await startStack({ env: { WEB_PASSWORD, NONSTREAM_KEEPALIVE_ENABLED: 'false' } });
+  stack = await startStack({ env: { WEB_PASSWORD, NONSTREAM_KEEPALIVE_ENABLED: 'false', LOG_LEVEL: 'info' } });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM,
     // Containers run tests as root, where Chromium's sandbox cannot start.
@@ -40,8 +40,8 @@ async function chat(n) {
       headers: { authorization: `Bearer ${PASSWORD}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: `hello ${i}` }] }),
     });
-    assert.equal(res.status, 200, await res.text());
-    await res.text();
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
   }
 }
 
@@ -95,6 +95,10 @@ test('sign in, counts move, a setting changes, a key is added', async () => {
       before + 3, { timeout: 10_000 });
     assert.equal(await shownNumber(page, 'calls-day'), before + 3);
     assert.ok((await shownNumber(page, 'tokens-day')) > 0, 'tokens are counted');
+    // The log viewer shows each answered request (HAJIMI's line), with the key masked.
+    await page.waitForFunction(() => document.querySelector('#log-list').textContent.includes('request answered'),
+      null, { timeout: 10_000 });
+    assert.ok(!(await page.textContent('#log-list')).includes(GEMINI_KEY), 'no whole key in the log viewer');
 
     // A setting: max_retry_num 15 -> 7, saved, and the server reports it from "runtime".
     const retry = page.locator('input[name="max_retry_num"]');

@@ -82,7 +82,8 @@ TEST_F(BasicsTest, OtherMethodsOnHealthzGet405WithAllow) {
 }
 
 TEST_F(BasicsTest, UnknownPathGets404JsonError) {
-  for (const char* target : {"/", "/nope", "/healthz/extra", "/HEALTHZ"}) {
+  // "/" is the dashboard page (tests/admin/page_test.cc).
+  for (const char* target : {"/index.html", "/nope", "/healthz/extra", "/HEALTHZ"}) {
     SCOPED_TRACE(target);
     HttpResponse response;
     std::string request = std::string("GET ") + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";

@@ -86,6 +86,11 @@ struct Config {
 
   // Password clients send as x-goog-api-key, ?key= or Authorization: Bearer (env PASSWORD).
   std::string password = "123";
+  // Password of the dashboard and its admin API (env WEB_PASSWORD, HAJIMI's name); empty means
+  // the value of PASSWORD, as in HAJIMI.
+  std::string web_password;
+  // Serve the dashboard at /{DASHBOARD_URL} instead of / (HAJIMI); surrounding slashes ignored.
+  std::string dashboard_url;
   // Client User-Agent allow-list, comma-separated; empty allows every client.
   std::string whitelist_user_agent;
   // CORS allow-list of origins, comma-separated ("*" for any); empty turns CORS off.

@@ -24,17 +24,35 @@ enum class HealthEventKind : uint8_t {
   kThrottle,    // server-level backoff (Google limits this host) until until_ms
 };
 
+// Why a key was quarantined or a (key, model) rests, for the dashboard. Travels inside the event,
+// so every core can say why.
+enum class HealthReason : uint8_t {
+  kUnknown,
+  kMinuteQuota,    // 429, per-minute (or unnamed) quota
+  kDailyQuota,     // 429, per-day quota: until the daily reset
+  kNotInTier,      // the model is not available to this key (until the daily reset)
+  kKeyInvalid,     // 400 API_KEY_INVALID
+  kKeyRejected,    // 401 / 402 / 403: suspended, leaked, blocked, unpaid
+  kListedInvalid,  // INVALID_API_KEYS at start-up
+};
+
+// Short human text: "429: per-minute quota", "API_KEY_INVALID", ...
+const char* HealthReasonText(HealthReason reason);
+
 struct HealthEvent {
   HealthEventKind kind = HealthEventKind::kRestore;
+  HealthReason reason = HealthReason::kUnknown;  // kQuarantine, kRest
+  uint16_t http_status = 0;                      // the upstream status behind it, 0 if none
   uint32_t key = 0;
   uint32_t calls = 0;
   uint64_t tokens = 0;
   int64_t until_ms = 0;
   ModelName model;
 
-  static HealthEvent Quarantine(uint32_t key);
+  static HealthEvent Quarantine(uint32_t key, HealthReason reason = HealthReason::kUnknown);
   static HealthEvent Restore(uint32_t key);
-  static HealthEvent Rest(uint32_t key, std::string_view model, int64_t until_ms);
+  static HealthEvent Rest(uint32_t key, std::string_view model, int64_t until_ms,
+                          HealthReason reason = HealthReason::kUnknown);
   static HealthEvent Usage(uint32_t key, std::string_view model, uint32_t calls, uint64_t tokens,
                            int64_t day_end_ms);
   static HealthEvent ResetUsage();

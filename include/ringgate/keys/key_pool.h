@@ -148,15 +148,49 @@ class KeyPoolShard {
   size_t RestingCount(ModelId model, int64_t now_ms);
   size_t ActiveCount() const { return keys_.size() - quarantined_count_; }
   int64_t throttled_until() const { return throttled_until_; }
+  // API_KEY_DAILY_LIMIT (<= 0: none).
+  int64_t daily_limit() const { return options_.daily_limit; }
   const UsageCounters& usage() const { return usage_; }
   // The events that bring this pool in line with lists (after "test all keys", or an edit of the
   // lists): Restore for a quarantined key in lists.valid, Quarantine for an active key that is in
   // lists.invalid or in neither list. Keys of lists unknown to the pool are not covered: AddKeys
   // them on every core first.
   std::vector<HealthEvent> EventsToMatch(const KeyLists& lists) const;
-  // Keys in rotation / quarantined, in index order (export, dashboard).
+  // Keys in rotation / quarantined (forgotten ones left out), in index order (export, dashboard).
   std::vector<std::string> ActiveKeys() const;
   std::vector<std::string> QuarantinedKeys() const;
+
+  // ---- For the dashboard ----
+  // Why the key is quarantined, and the upstream status behind it (0 if none).
+  HealthReason QuarantineReason(uint32_t key) const {
+    return key < flags_.size() ? flags_[key].reason : HealthReason::kUnknown;
+  }
+  uint16_t QuarantineStatus(uint32_t key) const {
+    return key < flags_.size() ? flags_[key].http_status : 0;
+  }
+  // "Clear invalid keys": a quarantined key is forgotten: no longer listed, checked or exported,
+  // until it is restored (re-added, or found valid). Indices stay (every core keeps the same).
+  void Forget(uint32_t key) {
+    if (key < flags_.size() && flags_[key].quarantined)
+      flags_[key].forgotten = true;
+  }
+  bool IsForgotten(uint32_t key) const { return key < flags_.size() && flags_[key].forgotten; }
+  // Every (key, model) rest that ends after now_ms: fn(key, model, until_ms, reason). Reads only.
+  template <typename Fn>
+  void ForEachRest(int64_t now_ms, Fn&& fn) const {
+    for (size_t model = 0; model < states_.size(); ++model) {
+      if (!states_[model])
+        continue;
+      const ModelState& s = *states_[model];
+      for (const auto& [key, until] : s.rest_until) {
+        if (until <= now_ms)
+          continue;
+        auto reason = s.rest_reason.find(key);
+        fn(key, static_cast<ModelId>(model), until,
+           reason == s.rest_reason.end() ? HealthReason::kUnknown : reason->second);
+      }
+    }
+  }
 
  private:
   enum State : uint8_t { kOff = 0, kReady = 1, kSoft = 2, kResting = 3 };
@@ -167,6 +201,9 @@ class KeyPoolShard {
   struct KeyFlags {
     bool quarantined = false;
     bool over_limit = false;
+    bool forgotten = false;  // quarantined and cleared from the lists (Forget)
+    HealthReason reason = HealthReason::kUnknown;  // of the quarantine
+    uint16_t http_status = 0;
   };
 
   struct ModelState {
@@ -180,6 +217,7 @@ class KeyPoolShard {
     std::vector<uint32_t> soft;
     std::vector<uint32_t> stack;
     std::unordered_map<uint32_t, int64_t> rest_until;
+    std::unordered_map<uint32_t, HealthReason> rest_reason;  // for the dashboard
     std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>,
                         std::greater<>>
         rest_ends;

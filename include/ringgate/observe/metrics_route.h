@@ -22,8 +22,7 @@ class Shard;
 struct Config;
 struct HttpRequest;
 
-// The dashboard's password. The one place to switch to Config::web_password (WEB_PASSWORD) once
-// the admin module adds it; until then the API password.
+// The dashboard's password: WEB_PASSWORD, or PASSWORD when it is unset (HAJIMI).
 const std::string& WebPassword(const Config& config);
 
 // True when `request` carries METRICS_TOKEN or the web password.

@@ -45,10 +45,13 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "ringgate/admin/call_stats.h"
+#include "ringgate/admin/settings_registry.h"
 #include "ringgate/cache/fingerprint.h"
 #include "ringgate/cache/inflight.h"
 #include "ringgate/cache/response_cache.h"
@@ -129,6 +132,20 @@ class ChatService {
   void PublishHealth(const HealthEvent& event);
   // A health event from another core.
   void ApplyRemoteHealth(const HealthEvent& event) { keys_.Apply(event); }
+
+  // A successful upstream answer: usage per key and model, and the minute statistics.
+  void RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens);
+
+  // ---- For the dashboard (AdminService) ----
+  // The dashboard's settings, from core 0's broadcast: taken by the next request on this core.
+  void ApplyRuntimeSettings(const RuntimeSettings& values);
+  // Keys added on the dashboard: every core adds the same list in the same order (core 0
+  // broadcasts it), so key indices stay the same everywhere. Fetches the model list if this core
+  // has none yet.
+  void AddKeys(std::span<const std::string> keys);
+  CallStats& call_stats() { return call_stats_; }
+  const ModelCatalog& catalog() const { return catalog_; }
+  const ModelListSettings& list_settings() const { return list_settings_; }
 
   // ---- Rate limits ----
   // Another core's per-IP counts since its previous exchange.
@@ -227,6 +244,7 @@ class ChatService {
   uint64_t random_state_;
   std::string disguise_first_;
   std::string disguise_last_;
+  CallStats call_stats_;
 };
 
 }  // namespace ringgate

@@ -23,6 +23,7 @@
 
 namespace ringgate {
 
+class AdminService;
 class ChatService;
 class ClientConnection;
 class Resolver;
@@ -77,6 +78,8 @@ class Shard final : public Reactor::Handler {
   TlsContext* server_tls() const { return upstream_shared_.server_tls; }
   const UpstreamShared& upstream_shared() const { return upstream_shared_; }
   ChatService* chat() { return chat_.get(); }
+  // The dashboard and admin API; null when there is no ChatService.
+  AdminService* admin() { return admin_.get(); }
   // ---- Cross-core messages ----
   int core_count() const { return peer_ring_fds_ == nullptr ? 1 : static_cast<int>(peer_ring_fds_->size()); }
   // Hands `message` to core `core` (this core too: then it runs at the end of this iteration).
@@ -119,6 +122,7 @@ class Shard final : public Reactor::Handler {
   UpstreamShared upstream_shared_;
   std::unique_ptr<UpstreamPool> upstream_pool_;  // after reactor_: destroyed before it
   std::unique_ptr<ChatService> chat_;            // ringgate's own routes; uses the pool
+  std::unique_ptr<AdminService> admin_;          // the dashboard; uses chat_
   Router router_;
   HttpDate date_;
 

@@ -1,0 +1,73 @@
+#include "ringgate/admin/call_stats.h"
+
+namespace ringgate {
+namespace {
+
+int64_t MinuteOf(int64_t ms) {
+  return ms / 60'000;
+}
+
+size_t Slot(int64_t minute) {
+  int64_t slot = minute % CallStats::kMinutes;
+  return static_cast<size_t>(slot < 0 ? slot + CallStats::kMinutes : slot);
+}
+
+}  // namespace
+
+void CallStats::Count(int64_t minute, uint64_t calls, uint64_t tokens, int64_t now_minute) {
+  // A minute that has left the window (a late delta) or lies ahead (another core's clock) would
+  // only evict a live bucket.
+  if (minute <= now_minute - kMinutes || minute > now_minute + 1)
+    return;
+  MinuteCount& bucket = ring_[Slot(minute)];
+  if (bucket.minute != minute)
+    bucket = MinuteCount{minute, 0, 0};
+  bucket.calls += calls;
+  bucket.tokens += tokens;
+}
+
+void CallStats::Record(int64_t now_ms, uint64_t tokens) {
+  int64_t minute = MinuteOf(now_ms);
+  Count(minute, 1, tokens, minute);
+  if (!pending_.empty() && pending_.back().minute == minute) {
+    pending_.back().calls += 1;
+    pending_.back().tokens += tokens;
+    return;
+  }
+  if (pending_.size() == kMaxPending)
+    pending_.erase(pending_.begin());
+  pending_.push_back(MinuteCount{minute, 1, tokens});
+}
+
+void CallStats::Merge(uint32_t epoch, const std::vector<MinuteCount>& deltas, int64_t now_ms) {
+  if (epoch != epoch_)
+    return;
+  int64_t now_minute = MinuteOf(now_ms);
+  for (const MinuteCount& delta : deltas)
+    Count(delta.minute, delta.calls, delta.tokens, now_minute);
+}
+
+void CallStats::TakeDeltas(std::vector<MinuteCount>* out) {
+  out->insert(out->end(), pending_.begin(), pending_.end());
+  pending_.clear();
+}
+
+void CallStats::Reset(uint32_t epoch) {
+  ring_.fill(MinuteCount{});
+  pending_.clear();
+  epoch_ = epoch;
+}
+
+MinuteCount CallStats::Sum(int64_t first_minute, int64_t last_minute) const {
+  MinuteCount sum;
+  for (int64_t minute = first_minute; minute <= last_minute; ++minute) {
+    const MinuteCount& bucket = ring_[Slot(minute)];
+    if (bucket.minute != minute)
+      continue;
+    sum.calls += bucket.calls;
+    sum.tokens += bucket.tokens;
+  }
+  return sum;
+}
+
+}  // namespace ringgate
