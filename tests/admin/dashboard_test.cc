@@ -153,7 +153,11 @@ TEST_F(KeysListTest, ModelsSettingsAndStatus) {
   for (size_t i = 0; i < json->Size("/available_models"); ++i)
     listed |= json->Str("/available_models/" + std::to_string(i)) == kModel;
   EXPECT_TRUE(listed);
-  EXPECT_EQ(json->Size("/logs"), 0u);
+  // The log ring as HAJIMI's entries (14.3): the start-up lines at least, at most 100.
+  ASSERT_GT(json->Size("/logs"), 0u);
+  EXPECT_LE(json->Size("/logs"), 100u);
+  EXPECT_EQ(json->Str("/logs/0/timestamp").size(), 19u);  // "YYYY-MM-DD HH:MM:SS"
+  EXPECT_FALSE(json->Str("/logs/0/level").empty());
   EXPECT_EQ(json->Int("/settings/max_retry_num/value"), 7);
   EXPECT_EQ(json->Str("/settings/max_retry_num/source"), "env");
   EXPECT_FALSE(json->Bool("/settings/fake_streaming/value"));
