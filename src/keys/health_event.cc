@@ -16,9 +16,23 @@ HealthEvent HealthEvent::Restore(uint32_t key) {
   return e;
 }
 
-HealthEvent HealthEvent::Rest(uint32_t key, std::string_view model, int64_t until_ms) {
+const char* RestReasonName(RestReason reason) {
+  return reason == RestReason::kDailyQuota ? "daily_quota" : "quota";
+}
+
+std::optional<RestReason> RestReasonFromName(std::string_view name) {
+  if (name == "quota")
+    return RestReason::kQuota;
+  if (name == "daily_quota")
+    return RestReason::kDailyQuota;
+  return std::nullopt;
+}
+
+HealthEvent HealthEvent::Rest(uint32_t key, std::string_view model, int64_t until_ms,
+                              RestReason reason) {
   HealthEvent e;
   e.kind = HealthEventKind::kRest;
+  e.reason = reason;
   e.key = key;
   e.model = ModelName::From(model);
   e.until_ms = until_ms;
@@ -56,8 +70,9 @@ std::optional<HealthEvent> HealthEventFor(const UpstreamVerdict& verdict, uint32
     case VerdictKind::kQuarantineKey:
       return HealthEvent::Quarantine(key);
     case VerdictKind::kRestKeyModel:
+      return HealthEvent::Rest(key, model, verdict.until_ms, RestReason::kQuota);
     case VerdictKind::kRestKeyModelUntilDailyReset:
-      return HealthEvent::Rest(key, model, verdict.until_ms);
+      return HealthEvent::Rest(key, model, verdict.until_ms, RestReason::kDailyQuota);
     default:
       return std::nullopt;
   }

@@ -79,6 +79,10 @@ size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined
     }
     ++added;
   }
+  if (added > 0) {
+    ++change_count_;
+    ++key_list_change_count_;
+  }
   return added;
 }
 
@@ -188,6 +192,7 @@ void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
       break;
     s.rest_ends.pop();
     s.rest_until.erase(it);
+    s.rest_reason.erase(key);
     Refresh(s, key);
   }
 }
@@ -277,6 +282,8 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
         return;
       flags_[event.key].quarantined = true;
       ++quarantined_count_;
+      ++change_count_;
+      ++key_list_change_count_;
       RefreshAllModels(event.key);
       return;
     case HealthEventKind::kRestore:
@@ -284,6 +291,8 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
         return;
       flags_[event.key].quarantined = false;
       --quarantined_count_;
+      ++change_count_;
+      ++key_list_change_count_;
       RefreshAllModels(event.key);
       return;
     case HealthEventKind::kRest: {
@@ -296,7 +305,9 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
           return;
         it->second = event.until_ms;
       }
+      s.rest_reason[event.key] = event.reason;
       s.rest_ends.emplace(event.until_ms, event.key);
+      ++change_count_;
       Refresh(s, event.key);
       return;
     }
@@ -307,6 +318,7 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
         ResetUsage(event.until_ms);
       UsageDelta delta{event.key, models_.Intern(event.model.view()), event.calls, event.tokens};
       NoteKeyCalls(event.key, usage_.Merge(delta, event.until_ms));
+      ++change_count_;
       return;
     }
     case HealthEventKind::kResetUsage:
@@ -329,6 +341,7 @@ void KeyPoolShard::NoteKeyCalls(uint32_t key, uint64_t calls) {
 
 void KeyPoolShard::ResetUsage(int64_t day_end_ms) {
   usage_.ResetToDay(day_end_ms);
+  ++change_count_;
   for (uint32_t key = 0; key < flags_.size(); ++key) {
     if (!flags_[key].over_limit)
       continue;
@@ -347,6 +360,7 @@ void KeyPoolShard::RecordUsage(uint32_t key, ModelId usage_model, uint64_t token
   if (key >= flags_.size())
     return;
   NoteKeyCalls(key, usage_.Add(key, usage_model, 1, tokens));
+  ++change_count_;
 }
 
 void KeyPoolShard::TakeUsageEvents(int64_t now_ms, std::vector<HealthEvent>* out) {

@@ -24,8 +24,20 @@ enum class HealthEventKind : uint8_t {
   kThrottle,    // server-level backoff (Google limits this host) until until_ms
 };
 
+// Why a (key, model) rests: shown on the dashboard and kept in the state file.
+enum class RestReason : uint8_t {
+  kQuota,       // per-minute quota, or a 429 that names no window
+  kDailyQuota,  // per-day quota, or the model is not in the key's tier: until the quota day ends
+};
+
+// "quota", "daily_quota".
+const char* RestReasonName(RestReason reason);
+// The reason of a name RestReasonName gives; std::nullopt for anything else.
+std::optional<RestReason> RestReasonFromName(std::string_view name);
+
 struct HealthEvent {
   HealthEventKind kind = HealthEventKind::kRestore;
+  RestReason reason = RestReason::kQuota;  // kRest only
   uint32_t key = 0;
   uint32_t calls = 0;
   uint64_t tokens = 0;
@@ -34,7 +46,8 @@ struct HealthEvent {
 
   static HealthEvent Quarantine(uint32_t key);
   static HealthEvent Restore(uint32_t key);
-  static HealthEvent Rest(uint32_t key, std::string_view model, int64_t until_ms);
+  static HealthEvent Rest(uint32_t key, std::string_view model, int64_t until_ms,
+                          RestReason reason = RestReason::kQuota);
   static HealthEvent Usage(uint32_t key, std::string_view model, uint32_t calls, uint64_t tokens,
                            int64_t day_end_ms);
   static HealthEvent ResetUsage();

@@ -158,6 +158,35 @@ class KeyPoolShard {
   std::vector<std::string> ActiveKeys() const;
   std::vector<std::string> QuarantinedKeys() const;
 
+  // ---- Snapshots (persistence, dashboard) ----
+  // Counts every change to what a snapshot holds (keys added, quarantine, restore, rests, usage,
+  // usage resets), so a snapshotter can tell whether anything changed since its last look.
+  uint64_t change_count() const { return change_count_; }
+  // Counts the changes to the two key lists only (keys added, quarantine, restore).
+  uint64_t key_list_change_count() const { return key_list_change_count_; }
+  struct RestView {
+    uint32_t key;
+    std::string_view model;
+    int64_t until_ms;
+    RestReason reason;
+  };
+  // Every (key, model) rest that ends after now_ms, in no particular order.
+  template <typename Fn>
+  void ForEachRest(int64_t now_ms, Fn&& fn) const {
+    for (size_t model = 0; model < states_.size(); ++model) {
+      if (!states_[model])
+        continue;
+      const ModelState& s = *states_[model];
+      for (const auto& [key, until] : s.rest_until) {
+        if (until <= now_ms)
+          continue;
+        auto reason = s.rest_reason.find(key);
+        fn(RestView{key, models_.Name(static_cast<ModelId>(model)), until,
+                    reason == s.rest_reason.end() ? RestReason::kQuota : reason->second});
+      }
+    }
+  }
+
  private:
   enum State : uint8_t { kOff = 0, kReady = 1, kSoft = 2, kResting = 3 };
   static constexpr uint8_t kStateMask = 3;
@@ -180,6 +209,7 @@ class KeyPoolShard {
     std::vector<uint32_t> soft;
     std::vector<uint32_t> stack;
     std::unordered_map<uint32_t, int64_t> rest_until;
+    std::unordered_map<uint32_t, RestReason> rest_reason;  // of the rest in rest_until
     std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>,
                         std::greater<>>
         rest_ends;
@@ -215,6 +245,8 @@ class KeyPoolShard {
   std::vector<std::unique_ptr<ModelState>> states_;  // by ModelId, null until used
   UsageCounters usage_;
   int64_t throttled_until_ = 0;
+  uint64_t change_count_ = 0;
+  uint64_t key_list_change_count_ = 0;
   std::vector<uint32_t> set_aside_;  // Pick's scratch (tried keys popped from the stack)
   std::vector<UsageDelta> deltas_;   // TakeUsageEvents' scratch
 };
