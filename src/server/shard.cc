@@ -6,10 +6,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
 #include "ringgate/server/chat_service.h"
 #include "ringgate/server/connection.h"
 #include "ringgate/server/routes.h"
+#include "ringgate/storage/storage.h"
 #include "ringgate/upstream/upstream_pool.h"
 
 namespace ringgate {
@@ -64,13 +66,49 @@ Status Shard::Init() {
       chat_->InstallRoutes(router_);
     }
   }
+  if (chat_ && upstream_shared_.storage != nullptr) {
+    // Same state, same order on every core (after the same AddKeys): key indices agree.
+    RestoreKeyState(upstream_shared_.storage->loaded_state(), &chat_->keys(), WallMillis());
+    if (index_ == 0)
+      snapshotter_ = std::make_unique<StorageSnapshotter>(*this, *upstream_shared_.storage);
+  }
   return Status::Ok();
+}
+
+namespace {
+
+class StorageDirtyMessage final : public CoreMessage {
+ public:
+  explicit StorageDirtyMessage(StorageFiles which) : which_(which) {}
+  void Deliver(Shard& shard) override { shard.MarkStorageDirty(which_); }
+
+ private:
+  StorageFiles which_;
+};
+
+}  // namespace
+
+void Shard::MarkStorageDirty(StorageFiles which) {
+  if (upstream_shared_.storage == nullptr)
+    return;
+  if (index_ == 0) {
+    if (snapshotter_)
+      snapshotter_->MarkDirty(which);
+    return;
+  }
+  Post(0, std::make_unique<StorageDirtyMessage>(which));
 }
 
 void Shard::Run() {
   for (size_t i = 0; i < listen_fds_.size(); ++i) ArmAccept(i);
   if (chat_) chat_->Start();
+  if (snapshotter_)
+    snapshotter_->Start();
   reactor_->Run(*this);
+  // The last snapshot, taken on this core's thread; Storage::Flush writes it after every shard
+  // has stopped.
+  if (snapshotter_)
+    snapshotter_->SaveNow();
 }
 
 void Shard::ArmAccept(size_t listener) {

@@ -19,6 +19,7 @@
 #include "ringgate/io/reactor.h"
 #include "ringgate/server/core_message.h"
 #include "ringgate/server/op.h"
+#include "ringgate/server/storage_snapshotter.h"
 
 namespace ringgate {
 
@@ -26,6 +27,8 @@ class ChatService;
 class ClientConnection;
 class Resolver;
 class Shard;
+class Storage;
+class StorageSnapshotter;
 class TlsContext;
 class UpstreamPool;
 struct UpstreamSettings;
@@ -39,6 +42,8 @@ struct UpstreamShared {
   // Every core's key pool starts from the same lists (GEMINI_API_KEYS[_N], INVALID_API_KEYS).
   const std::vector<std::string>* api_keys = nullptr;
   const std::vector<std::string>* invalid_keys = nullptr;
+  // ENABLE_STORAGE: every core restores the loaded key state; core 0 saves snapshots.
+  Storage* storage = nullptr;
 };
 
 // Adds the routes a shard serves; runs once per shard, on the shard's thread, after its reactor
@@ -76,6 +81,13 @@ class Shard final : public Reactor::Handler {
   TlsContext* server_tls() const { return upstream_shared_.server_tls; }
   const UpstreamShared& upstream_shared() const { return upstream_shared_; }
   ChatService* chat() { return chat_.get(); }
+  // ---- Persistence (ENABLE_STORAGE) ----
+  // Core 0's snapshotter (null on other cores and without storage): the admin part sets its
+  // sources there.
+  StorageSnapshotter* storage_snapshotter() { return snapshotter_.get(); }
+  // Something a persistence file holds changed: core 0 saves it within a second or so. Any
+  // core; a no-op without storage.
+  void MarkStorageDirty(StorageFiles which = StorageFiles::kBoth);
   // ---- Cross-core messages ----
   int core_count() const { return peer_ring_fds_ == nullptr ? 1 : static_cast<int>(peer_ring_fds_->size()); }
   // Hands `message` to core `core` (this core too: then it runs at the end of this iteration).
@@ -109,6 +121,7 @@ class Shard final : public Reactor::Handler {
   UpstreamShared upstream_shared_;
   std::unique_ptr<UpstreamPool> upstream_pool_;  // after reactor_: destroyed before it
   std::unique_ptr<ChatService> chat_;            // ringgate's own routes; uses the pool
+  std::unique_ptr<StorageSnapshotter> snapshotter_;  // core 0 with storage; uses chat_
   Router router_;
   HttpDate date_;
 
