@@ -100,10 +100,9 @@ void Storage::SaveSettings(const SettingsList& settings, const KeyLists& keys) {
 }
 
 void Storage::SaveState(const PersistedState& state, int64_t now_ms) {
-  std::string unstamped = RenderStateFile(state, 0);
-  if (unstamped == last_state_)
+  if (last_state_ && *last_state_ == state)
     return;
-  last_state_ = std::move(unstamped);
+  last_state_ = state;
   writer_.Submit(kStateFileName, RenderStateFile(state, now_ms));
 }
 

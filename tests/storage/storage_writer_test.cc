@@ -3,12 +3,16 @@
 // directory in the file's place, a missing directory) are retried without crashing until they
 // clear.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "ringgate/storage/atomic_file.h"
@@ -248,6 +252,35 @@ TEST(StorageWriterTest, AReaderOnlyEverSeesWholeVersions) {
   EXPECT_EQ(torn.load(), 0);
   EXPECT_EQ(ReadText(dir.File("big.json")), Version(150));
   EXPECT_GE(writer.writes(), 15u);
+}
+
+// kill -9 in the middle of writes, many times: the target is always a whole version; only the
+// temporary file can be partial.
+TEST(AtomicFileTest, KillDuringWritesLeavesTheTargetWhole) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomically(dir.path(), "big.json", Version(0)).ok());
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> run_us(200, 20'000);
+  int interrupted = 0;
+  for (int round = 0; round < 40; ++round) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      for (int n = 1;; ++n)
+        (void)WriteFileAtomically(dir.path(), "big.json", Version(n + round * 1000));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(run_us(random)));
+    kill(child, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    std::string text = ReadText(dir.File("big.json"));
+    ASSERT_TRUE(IsWholeVersion(text)) << "round " << round << ": " << text.size() << " bytes";
+    interrupted += Exists(dir.File("big.json.tmp")) ? 1 : 0;
+  }
+  // Most kills land between the temporary file's creation and the rename (the write and the
+  // fsync take far longer than the rest of the loop).
+  EXPECT_GE(interrupted, 5);
 }
 
 }  // namespace

@@ -33,6 +33,8 @@ struct PersistedRest {
   std::string model;
   int64_t until_ms = 0;
   RestReason reason = RestReason::kQuota;
+
+  bool operator==(const PersistedRest&) const = default;
 };
 
 struct PersistedUsage {
@@ -40,6 +42,8 @@ struct PersistedUsage {
   std::string model;
   uint64_t calls = 0;
   uint64_t tokens = 0;
+
+  bool operator==(const PersistedUsage&) const = default;
 };
 
 struct PersistedState {
@@ -51,6 +55,8 @@ struct PersistedState {
   // The statistics slot: a JSON value the admin part gives and gets back verbatim; empty: none
   // (written as null).
   std::string stats;
+
+  bool operator==(const PersistedState&) const = default;
 };
 
 // The file's text. stats must be valid JSON text or empty.

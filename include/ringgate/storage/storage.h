@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,7 +85,7 @@ class Storage {
   AppliedSettings applied_;
   PersistedState loaded_state_;
   std::string last_settings_;
-  std::string last_state_;  // without saved_at_ms
+  std::optional<PersistedState> last_state_;
 };
 
 }  // namespace ringgate
