@@ -195,5 +195,24 @@ TEST(PersistenceTest, ACorruptSettingsFileIsKeptAsideAndReplaced) {
   EXPECT_EQ(fresh->Int("/MAX_RETRY_NUM"), 15);
 }
 
+// A STORAGE_DIR that cannot exist (below a regular file): the errors are logged, the requests are
+// served, and the shutdown is clean.
+TEST(PersistenceTest, AnUnusableStorageDirectoryIsLoggedAndServingGoesOn) {
+  TempDir dir;
+  WriteText(dir.File("plain-file"), "x");
+  GatewayOptions options = Options(dir.File("plain-file/storage"));
+  options.threads = 1;
+  auto gateway = StartGateway(options);
+  ASSERT_NE(gateway, nullptr);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(gateway->Chat(SimpleChat()).status, 200);
+  int status = gateway->ringgate().Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << DescribeWaitStatus(status);
+  std::string log = gateway->ringgate().Stderr();
+  EXPECT_NE(log.find("cannot save"), std::string::npos) << log;
+  EXPECT_NE(log.find("the last changes could not be saved"), std::string::npos) << log;
+  EXPECT_EQ(dir.List(), std::vector<std::string>{"plain-file"});
+}
+
 }  // namespace
 }  // namespace ringgate::testing

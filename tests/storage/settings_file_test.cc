@@ -4,6 +4,7 @@
 // the file, secrets never read or written, a bad value leaving the environment's.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <optional>
 
@@ -84,6 +85,46 @@ std::vector<std::string> Names(const SettingsList& list) {
 
 bool Contains(const std::vector<std::string>& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(ConfigOptionTest, SetByVariableNameWithTheEnvironmentsValidation) {
+  Config config;
+  EXPECT_TRUE(SetConfigOption(config, "MAX_RETRY_NUM", "9").ok());
+  EXPECT_EQ(config.max_retry_num, 9u);
+  EXPECT_TRUE(SetConfigOption(config, "FAKE_STREAMING_INTERVAL", "0.5").ok());
+  EXPECT_EQ(config.fake_streaming_interval_ms, 500u);
+  Status bad = SetConfigOption(config, "MAX_RETRY_NUM", "0");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("MAX_RETRY_NUM"), std::string::npos) << bad.message();
+  EXPECT_EQ(config.max_retry_num, 9u) << "unchanged";
+  EXPECT_FALSE(SetConfigOption(config, "NO_SUCH_SETTING", "1").ok());
+  EXPECT_TRUE(IsConfigOption("ENABLE_STORAGE"));
+  EXPECT_TRUE(IsConfigOption("STORAGE_DIR"));
+  EXPECT_FALSE(IsConfigOption("search"));
+  EXPECT_FALSE(SetConfigOption(config, "STORAGE_DIR", "").ok());
+}
+
+TEST(ConfigOptionTest, FlagGivenFindsBothSpellings) {
+  const char* argv[] = {"ringgate", "--max-retry-num", "3", "--fake-streaming=false",
+                        "--listen", "127.0.0.1:0"};
+  int argc = static_cast<int>(std::size(argv));
+  EXPECT_TRUE(ConfigFlagGiven(argc, argv, "MAX_RETRY_NUM"));
+  EXPECT_TRUE(ConfigFlagGiven(argc, argv, "FAKE_STREAMING"));
+  EXPECT_FALSE(ConfigFlagGiven(argc, argv, "FAKE_STREAMING_INTERVAL")) << "a prefix is not it";
+  EXPECT_FALSE(ConfigFlagGiven(argc, argv, "MAX_EMPTY_RESPONSES"));
+  EXPECT_FALSE(ConfigFlagGiven(argc, argv, "UNKNOWN"));
+}
+
+TEST(ConfigOptionTest, StorageIsOffByDefaultInHajimisDirectory) {
+  Config config;
+  EXPECT_FALSE(config.enable_storage);
+  EXPECT_EQ(config.storage_dir, "/hajimi/settings/");
+  const char* env[] = {"ENABLE_STORAGE=true", "STORAGE_DIR=/data/rg", nullptr};
+  bool help = false;
+  Result<Config> parsed = ParseConfig(1, std::array<const char*, 1>{"ringgate"}.data(), env, &help);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_TRUE(parsed->enable_storage);
+  EXPECT_EQ(parsed->storage_dir, "/data/rg");
 }
 
 TEST(IndentJsonTest, LaysOutLikePythonJsonDumpsIndent4) {
