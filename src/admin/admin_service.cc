@@ -18,6 +18,7 @@
 #include "ringgate/server/chat_service.h"
 #include "ringgate/server/key_validator.h"
 #include "ringgate/server/shard.h"
+#include "ringgate/storage/storage.h"
 
 namespace ringgate {
 namespace {
@@ -122,6 +123,11 @@ AdminService::AdminService(Shard& shard, ChatService& chat, const Config& config
     seed = MonotonicMicros();
   throttle_ = LoginThrottle(seed);
   started_monotonic_ms_ = ProcessStartMs();
+  // Values settings.json set at start-up (it overrides the environment, as in HAJIMI).
+  if (const Storage* storage = shard.upstream_shared().storage) {
+    for (const std::string& name : storage->settings_from_file())
+      settings_.MarkSource(name, SettingSource::kRuntime);
+  }
   tzset();  // reads the time zone file now, before serving, not in a dashboard request
   tick_.set_callback([](Timer*, void* self) { static_cast<AdminService*>(self)->OnTick(); }, this);
 }

@@ -1,5 +1,9 @@
 #include "ringgate/admin/call_stats.h"
 
+#include <simdjson.h>
+
+#include "ringgate/json/json_writer.h"
+
 namespace ringgate {
 namespace {
 
@@ -68,6 +72,58 @@ MinuteCount CallStats::Sum(int64_t first_minute, int64_t last_minute) const {
     sum.tokens += bucket.tokens;
   }
   return sum;
+}
+
+std::string CallStats::ToJson(int64_t now_ms) const {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.FieldInt("version", 1);
+  w.Key("minutes");
+  w.BeginArray();
+  int64_t now_minute = MinuteOf(now_ms);
+  for (int64_t minute = now_minute - kMinutes + 1; minute <= now_minute; ++minute) {
+    const MinuteCount& bucket = ring_[Slot(minute)];
+    if (bucket.minute != minute || (bucket.calls == 0 && bucket.tokens == 0))
+      continue;
+    w.BeginArray();
+    w.Int(bucket.minute);
+    w.Uint(bucket.calls);
+    w.Uint(bucket.tokens);
+    w.EndArray();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+bool CallStats::Restore(std::string_view json, int64_t now_ms) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS)
+    return false;
+  int64_t version = 0;
+  simdjson::dom::array minutes;
+  if (root["version"].get(version) != simdjson::SUCCESS || version != 1 ||
+      root["minutes"].get(minutes) != simdjson::SUCCESS) {
+    return false;
+  }
+  std::vector<MinuteCount> counts;
+  for (simdjson::dom::element entry : minutes) {
+    simdjson::dom::array triple;
+    MinuteCount count;
+    if (entry.get(triple) != simdjson::SUCCESS || triple.size() != 3 ||
+        triple.at(0).get(count.minute) != simdjson::SUCCESS ||
+        triple.at(1).get(count.calls) != simdjson::SUCCESS ||
+        triple.at(2).get(count.tokens) != simdjson::SUCCESS) {
+      return false;
+    }
+    counts.push_back(count);
+  }
+  int64_t now_minute = MinuteOf(now_ms);
+  for (const MinuteCount& count : counts)
+    Count(count.minute, count.calls, count.tokens, now_minute);
+  return true;
 }
 
 }  // namespace ringgate

@@ -168,8 +168,8 @@ std::string AdminService::DashboardData(const DashboardQuery& query) {
 
   // Every key's row: state, usage; the rests of the resting ones.
   std::unordered_map<uint32_t, std::vector<Rest>> rests;
-  pool.ForEachRest(now, [&](uint32_t key, ModelId model, int64_t until, HealthReason reason) {
-    rests[key].push_back(Rest{model, until, reason});
+  pool.ForEachRest(now, [&](const KeyPoolShard::RestView& rest) {
+    rests[rest.key].push_back(Rest{rest.model_id, rest.until_ms, rest.reason});
   });
   std::vector<KeyRow> rows;
   size_t counts[3] = {0, 0, 0};

@@ -244,6 +244,20 @@ SettingsRegistry SettingsRegistry::FromConfig(
   return registry;
 }
 
+void SettingsRegistry::MarkSource(std::string_view name, SettingSource source) {
+  if (const SettingSpec* spec = Find(name))
+    values_.source[static_cast<size_t>(spec->id)] = source;
+}
+
+std::vector<std::pair<std::string, std::string>> SettingsRegistry::RuntimeSnapshot() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const SettingSpec& spec : AllSpecs()) {
+    if (values_.source_of(spec.id) == SettingSource::kRuntime)
+      out.emplace_back(spec.env_name, ValueJson(spec));
+  }
+  return out;
+}
+
 std::string SettingsRegistry::Validate(const SettingSpec& spec, std::string_view json_value) {
   Parsed parsed;
   return ParseValue(spec, json_value, &parsed);

@@ -469,6 +469,17 @@ const std::vector<OptionSpec>& Options() {
                    &Config::blocked_models),
       StringOption("whitelist-models", "WHITELIST_MODELS", "MODEL[,MODEL]",
                    "if set, only these models are listed and served", &Config::whitelist_models),
+      BoolOption("enable-storage", "ENABLE_STORAGE",
+                 "keep settings, key health and daily usage in STORAGE_DIR across restarts",
+                 &Config::enable_storage),
+      {"storage-dir", "STORAGE_DIR", "PATH", "directory of settings.json and ringgate-state.json",
+       [](const Config& c) { return c.storage_dir; },
+       [](Config& c, const std::string& v) {
+         if (v.empty())
+           return Status::Error("expected a directory");
+         c.storage_dir = v;
+         return Status::Ok();
+       }},
       {"log-level", "LOG_LEVEL", "LEVEL", "debug, info, warning or error",
        [](const Config& c) { return c.log_level; },
        [](Config& c, const std::string& v) {
@@ -689,6 +700,49 @@ Result<Config> ParseConfig(int argc, const char* const* argv, const char* const*
     return Status::Error("--tls-cert and --tls-key (TLS_CERT_FILE, TLS_KEY_FILE) go together");
   }
   return config;
+}
+
+namespace {
+
+const OptionSpec* FindOptionByEnv(std::string_view env_name) {
+  for (const OptionSpec& spec : Options()) {
+    if (env_name == spec.env)
+      return &spec;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status SetConfigOption(Config& config, std::string_view env_name, const std::string& value) {
+  const OptionSpec* spec = FindOptionByEnv(env_name);
+  if (spec == nullptr)
+    return Status::Error("unknown setting " + std::string(env_name));
+  Status s = spec->apply(config, value);
+  if (s.ok())
+    return s;
+  return Status::Error("invalid value '" + value + "' for " + spec->env + ": " + s.message());
+}
+
+bool IsConfigOption(std::string_view env_name) {
+  return FindOptionByEnv(env_name) != nullptr;
+}
+
+bool ConfigFlagGiven(int argc, const char* const* argv, std::string_view env_name) {
+  const OptionSpec* spec = FindOptionByEnv(env_name);
+  if (spec == nullptr)
+    return false;
+  std::string flag = std::string("--") + spec->flag;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg(argv[i]);
+    if (arg == "--help" || arg == "-h")
+      return false;
+    if (arg == flag || (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag &&
+                        arg[flag.size()] == '=')) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string ConfigHelpText() {

@@ -1,5 +1,7 @@
 #include "ringgate/keys/health_event.h"
 
+#include <utility>
+
 namespace ringgate {
 
 const char* HealthReasonText(HealthReason reason) {
@@ -20,6 +22,36 @@ const char* HealthReasonText(HealthReason reason) {
       return "listed in INVALID_API_KEYS";
   }
   return "";
+}
+
+namespace {
+constexpr std::pair<HealthReason, std::string_view> kReasonNames[] = {
+    {HealthReason::kUnknown, "unknown"},
+    {HealthReason::kMinuteQuota, "minute_quota"},
+    {HealthReason::kDailyQuota, "daily_quota"},
+    {HealthReason::kNotInTier, "not_in_tier"},
+    {HealthReason::kKeyInvalid, "key_invalid"},
+    {HealthReason::kKeyRejected, "key_rejected"},
+    {HealthReason::kListedInvalid, "listed_invalid"},
+};
+}  // namespace
+
+const char* HealthReasonName(HealthReason reason) {
+  for (const auto& [r, name] : kReasonNames) {
+    if (r == reason)
+      return name.data();
+  }
+  return "unknown";
+}
+
+std::optional<HealthReason> HealthReasonFromName(std::string_view name) {
+  for (const auto& [r, n] : kReasonNames) {
+    if (n == name)
+      return r;
+  }
+  if (name == "quota")
+    return HealthReason::kMinuteQuota;
+  return std::nullopt;
 }
 
 HealthEvent HealthEvent::Quarantine(uint32_t key, HealthReason reason) {

@@ -83,6 +83,10 @@ size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined
     }
     ++added;
   }
+  if (added > 0) {
+    ++change_count_;
+    ++key_list_change_count_;
+  }
   return added;
 }
 
@@ -305,6 +309,8 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
       flags_[event.key].reason = event.reason;
       flags_[event.key].http_status = event.http_status;
       ++quarantined_count_;
+      ++change_count_;
+      ++key_list_change_count_;
       RefreshAllModels(event.key);
       return;
     case HealthEventKind::kRestore:
@@ -313,6 +319,8 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
       flags_[event.key].quarantined = false;
       flags_[event.key].forgotten = false;
       --quarantined_count_;
+      ++change_count_;
+      ++key_list_change_count_;
       RefreshAllModels(event.key);
       return;
     case HealthEventKind::kRest: {
@@ -327,6 +335,7 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
       }
       s.rest_reason[event.key] = event.reason;
       s.rest_ends.emplace(event.until_ms, event.key);
+      ++change_count_;
       Refresh(s, event.key);
       return;
     }
@@ -337,6 +346,7 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
         ResetUsage(event.until_ms);
       UsageDelta delta{event.key, models_.Intern(event.model.view()), event.calls, event.tokens};
       NoteKeyCalls(event.key, usage_.Merge(delta, event.until_ms));
+      ++change_count_;
       return;
     }
     case HealthEventKind::kResetUsage:
@@ -359,6 +369,7 @@ void KeyPoolShard::NoteKeyCalls(uint32_t key, uint64_t calls) {
 
 void KeyPoolShard::ResetUsage(int64_t day_end_ms) {
   usage_.ResetToDay(day_end_ms);
+  ++change_count_;
   for (uint32_t key = 0; key < flags_.size(); ++key) {
     if (!flags_[key].over_limit)
       continue;
@@ -377,6 +388,7 @@ void KeyPoolShard::RecordUsage(uint32_t key, ModelId usage_model, uint64_t token
   if (key >= flags_.size())
     return;
   NoteKeyCalls(key, usage_.Add(key, usage_model, 1, tokens));
+  ++change_count_;
 }
 
 void KeyPoolShard::TakeUsageEvents(int64_t now_ms, std::vector<HealthEvent>* out) {

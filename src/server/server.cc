@@ -91,8 +91,14 @@ Status Server::Start() {
   bool has_keys = !api_keys_.empty();
   if (has_keys || Resolver::IsNumeric(target.host)) resolver_->Watch(target.host, target.port);
   resolver_->Start();
-  UpstreamShared shared{upstream_settings_.get(), resolver_.get(), upstream_tls_.get(),
-                        server_tls_.get(), &api_keys_, &invalid_keys_};
+  UpstreamShared shared;
+  shared.settings = upstream_settings_.get();
+  shared.resolver = resolver_.get();
+  shared.tls = upstream_tls_.get();
+  shared.server_tls = server_tls_.get();
+  shared.api_keys = &api_keys_;
+  shared.invalid_keys = &invalid_keys_;
+  shared.storage = storage_;
 
   metrics_ = std::make_unique<MetricsRegistry>(threads);
   std::vector<std::promise<Status>> ready(threads);

@@ -7,11 +7,13 @@
 #include <cstring>
 
 #include "ringgate/admin/admin_service.h"
+#include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
 #include "ringgate/observe/metrics_route.h"
 #include "ringgate/server/chat_service.h"
 #include "ringgate/server/connection.h"
 #include "ringgate/server/routes.h"
+#include "ringgate/storage/storage.h"
 #include "ringgate/upstream/upstream_pool.h"
 
 namespace ringgate {
@@ -34,7 +36,8 @@ Shard::Shard(int index, const Config& config, std::vector<int> listen_fds,
 // outlives the timer wheel or the ring it refers to.
 Shard::~Shard() {
   for (int fd : listen_fds_) {
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+      close(fd);
   }
 }
 
@@ -47,7 +50,8 @@ Status Shard::Init() {
     metrics_ = own_metrics_.get();
   }
   Result<std::unique_ptr<Reactor>> reactor = Reactor::Create(ReactorOptions{});
-  if (!reactor) return reactor.status();
+  if (!reactor)
+    return reactor.status();
   reactor_ = std::move(*reactor);
   if (upstream_shared_.settings != nullptr) {
     upstream_pool_ = std::make_unique<UpstreamPool>(
@@ -59,7 +63,8 @@ Status Shard::Init() {
       [](Timer*, void* self) {
         Shard* shard = static_cast<Shard*>(self);
         for (size_t i = 0; i < shard->listen_fds_.size(); ++i) {
-          if (!shard->accept_armed_[i] && !shard->draining_) shard->ArmAccept(i);
+          if (!shard->accept_armed_[i] && !shard->draining_)
+            shard->ArmAccept(i);
         }
       },
       this);
@@ -77,14 +82,82 @@ Status Shard::Init() {
       admin_->InstallRoutes(router_);
     }
   }
+  if (chat_ && upstream_shared_.storage != nullptr) {
+    // Same state, same order on every core (after the same AddKeys): key indices agree.
+    const PersistedState& loaded = upstream_shared_.storage->loaded_state();
+    int64_t now = WallMillis();
+    RestoreKeyState(loaded, &chat_->keys(), now);
+    if (!loaded.stats.empty() && !chat_->call_stats().Restore(loaded.stats, now) && index_ == 0)
+      RG_LOG(kWarning, "storage: the saved call statistics could not be read; starting from zero");
+    if (index_ == 0) {
+      snapshotter_ = std::make_unique<StorageSnapshotter>(*this, *upstream_shared_.storage);
+      if (admin_)
+        ConnectAdminToStorage();
+    }
+  }
   return Status::Ok();
 }
 
+void Shard::ConnectAdminToStorage() {
+  // settings.json keeps what was edited at run time (or came from the file); the key lists are
+  // the pool's minus the keys "clear invalid keys" forgot; the statistics are the minute buckets.
+  snapshotter_->set_settings_source([this] { return admin_->settings().RuntimeSnapshot(); });
+  snapshotter_->set_stats_source([this] { return chat_->call_stats().ToJson(WallMillis()); });
+  admin_->set_change_hook([this](AdminChange change) {
+    switch (change) {
+      case AdminChange::kSettings:
+        MarkStorageDirty(StorageFiles::kSettings);
+        break;
+      case AdminChange::kStatsReset:
+        MarkStorageDirty(StorageFiles::kState);
+        break;
+      case AdminChange::kKeysAdded:
+      case AdminChange::kKeysCleared:
+      case AdminChange::kKeysValidated:
+        MarkStorageDirty(StorageFiles::kBoth);
+        break;
+    }
+  });
+}
+
+namespace {
+
+class StorageDirtyMessage final : public CoreMessage {
+ public:
+  explicit StorageDirtyMessage(StorageFiles which) : which_(which) {}
+  void Deliver(Shard& shard) override { shard.MarkStorageDirty(which_); }
+
+ private:
+  StorageFiles which_;
+};
+
+}  // namespace
+
+void Shard::MarkStorageDirty(StorageFiles which) {
+  if (upstream_shared_.storage == nullptr)
+    return;
+  if (index_ == 0) {
+    if (snapshotter_)
+      snapshotter_->MarkDirty(which);
+    return;
+  }
+  Post(0, std::make_unique<StorageDirtyMessage>(which));
+}
+
 void Shard::Run() {
-  for (size_t i = 0; i < listen_fds_.size(); ++i) ArmAccept(i);
-  if (chat_) chat_->Start();
-  if (admin_) admin_->Start();
+  for (size_t i = 0; i < listen_fds_.size(); ++i)
+    ArmAccept(i);
+  if (chat_)
+    chat_->Start();
+  if (admin_)
+    admin_->Start();
+  if (snapshotter_)
+    snapshotter_->Start();
   reactor_->Run(*this);
+  // The last snapshot, taken on this core's thread; Storage::Flush writes it after every shard
+  // has stopped.
+  if (snapshotter_)
+    snapshotter_->SaveNow();
 }
 
 void Shard::ArmAccept(size_t listener) {
@@ -112,7 +185,8 @@ void Shard::OnCompletion(const io_uring_cqe& cqe) {
       }
       break;
     case OpKind::kSend:
-      if (ClientConnection* c = Lookup(user_data)) c->OnSend(cqe.res);
+      if (ClientConnection* c = Lookup(user_data))
+        c->OnSend(cqe.res);
       break;
     case OpKind::kMessage:
       OnMessage(static_cast<uint32_t>(cqe.res));
@@ -133,20 +207,23 @@ void Shard::OnCompletion(const io_uring_cqe& cqe) {
       reject_buffers_.erase(OpSlotOf(user_data));
       break;
     default:
-      if (upstream_pool_) upstream_pool_->OnCompletion(cqe);
+      if (upstream_pool_)
+        upstream_pool_->OnCompletion(cqe);
       break;
   }
 }
 
 ClientConnection* Shard::Lookup(uint64_t user_data) {
   uint32_t slot = OpSlotOf(user_data);
-  if (slot >= slots_.size() || !slots_[slot]) return nullptr;
+  if (slot >= slots_.size() || !slots_[slot])
+    return nullptr;
   ClientConnection* c = slots_[slot].get();
   return c->generation() == OpGenerationOf(user_data) ? c : nullptr;
 }
 
 void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
-  if ((cqe.flags & IORING_CQE_F_MORE) == 0) accept_armed_[listener] = false;
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0)
+    accept_armed_[listener] = false;
   int fd = cqe.res;
   if (fd < 0) {
     if (fd != -ECANCELED) {
@@ -158,7 +235,8 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
     }
     return;
   }
-  if (!accept_armed_[listener] && !draining_) ArmAccept(listener);
+  if (!accept_armed_[listener] && !draining_)
+    ArmAccept(listener);
   if (draining_) {
     close(fd);
     return;
@@ -187,10 +265,10 @@ void Shard::OnAccept(size_t listener, const io_uring_cqe& cqe) {
 }
 
 void Shard::Reject(int fd) {
-  std::string body = JsonErrorBody(
-      "the server is at its connection limit (" +
-          std::to_string(config_.max_connections_per_core) + " per core); retry shortly",
-      ErrorTypeForStatus(503), "too_many_connections");
+  std::string body = JsonErrorBody("the server is at its connection limit (" +
+                                       std::to_string(config_.max_connections_per_core) +
+                                       " per core); retry shortly",
+                                   ErrorTypeForStatus(503), "too_many_connections");
   ResponseHead head;
   head.status = 503;
   head.content_type = "application/json";
@@ -237,7 +315,8 @@ void Shard::OnMessage(uint32_t code) {
 }
 
 void Shard::BeginDrain() {
-  if (draining_) return;
+  if (draining_)
+    return;
   draining_ = true;
   timers().Cancel(&accept_retry_timer_);
   for (size_t i = 0; i < listen_fds_.size(); ++i) {
@@ -253,15 +332,18 @@ void Shard::BeginDrain() {
     listen_fds_[i] = -1;
   }
   for (auto& c : slots_) {
-    if (c) c->Drain();
+    if (c)
+      c->Drain();
   }
   timers().Schedule(&drain_timer_, now_ms() + config_.drain_timeout_ms);
 }
 
 void Shard::AbortAll() {
-  if (upstream_pool_) upstream_pool_->CloseAll();
+  if (upstream_pool_)
+    upstream_pool_->CloseAll();
   for (auto& c : slots_) {
-    if (c) c->Abort();
+    if (c)
+      c->Abort();
   }
 }
 
@@ -279,18 +361,23 @@ void Shard::OnLoopEnd() {
   while (!local_messages_.empty()) {
     std::vector<std::unique_ptr<CoreMessage>> batch;
     batch.swap(local_messages_);
-    for (auto& message : batch) message->Deliver(*this);
+    for (auto& message : batch)
+      message->Deliver(*this);
   }
   // Before released_ is cleared: a connection that closed this iteration may still be queued.
-  for (size_t i = 0; i < pending_flushes_.size(); ++i) pending_flushes_[i]->RunScheduledFlush();
+  for (size_t i = 0; i < pending_flushes_.size(); ++i)
+    pending_flushes_[i]->RunScheduledFlush();
   pending_flushes_.clear();
   released_.clear();
-  if (upstream_pool_) upstream_pool_->OnLoopEnd();
-  if (chat_) chat_->OnLoopEnd();
+  if (upstream_pool_)
+    upstream_pool_->OnLoopEnd();
+  if (chat_)
+    chat_->OnLoopEnd();
   // Gauges are published once per iteration: two stores, whatever happened in it.
   metrics_->open_connections.Set(static_cast<int64_t>(live_));
   metrics_->active_streams.Set(active_streams_);
-  if (draining_ && live_ == 0) reactor_->Stop();
+  if (draining_ && live_ == 0)
+    reactor_->Stop();
 }
 
 }  // namespace ringgate

@@ -47,6 +47,8 @@ constexpr const char* kConfigEnvNames[] = {
     "UPSTREAM_CA_FILE",
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
+    "ENABLE_STORAGE",
+    "STORAGE_DIR",
 };
 
 constexpr std::string_view kListeningPrefix = "listening on http://";

@@ -15,6 +15,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringgate {
@@ -46,6 +48,15 @@ class CallStats {
   // Calls and tokens of minutes [first_minute, last_minute] that are still in the ring.
   MinuteCount Sum(int64_t first_minute, int64_t last_minute) const;
   MinuteCount Minute(int64_t minute) const { return Sum(minute, minute); }
+
+  // ---- Persistence (the state file's "stats" slot) ----
+  // {"version":1,"minutes":[[epoch minute, calls, tokens], ...]}: the minutes with calls still
+  // in the window at now_ms, oldest first.
+  std::string ToJson(int64_t now_ms) const;
+  // Adds the minutes of a ToJson text that are still in the window at now_ms, as counted here
+  // (not queued for the other cores: every core restores the same text). False, changing
+  // nothing, when the text is not such a document.
+  bool Restore(std::string_view json, int64_t now_ms);
 
  private:
   void Count(int64_t minute, uint64_t calls, uint64_t tokens, int64_t now_minute);

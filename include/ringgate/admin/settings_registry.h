@@ -110,6 +110,13 @@ class SettingsRegistry {
   // error. An unknown name is an error too.
   std::string ApplyJson(std::string_view name, std::string_view json_value, SettingSource source);
 
+  // Sets where a setting's current value came from (start-up: the names settings.json set are
+  // "runtime"). Unknown names are ignored.
+  void MarkSource(std::string_view name, SettingSource source);
+  // Snapshot() restricted to the settings whose source is "runtime": what settings.json keeps
+  // (a value from the environment or a default stays out, so a later environment change still
+  // takes effect for it).
+  std::vector<std::pair<std::string, std::string>> RuntimeSnapshot() const;
   // The current value as JSON text: 30, true, 1.5, "text".
   std::string ValueJson(const SettingSpec& spec) const;
   // (environment name, JSON value text) for every setting, in Specs() order.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringgate/common/result.h"
@@ -167,12 +168,32 @@ struct Config {
   // Bearer token that may read GET /metrics besides the web password (env METRICS_TOKEN), so a
   // Prometheus server needs no dashboard password. Empty: only the web password.
   std::string metrics_token;
+
+  // ---- Persistence (HAJIMI's names and defaults; docs/storage.md) ----
+
+  // Keep settings (settings.json, HAJIMI's layout), key health and daily usage
+  // (ringgate-state.json) in storage_dir, so that a restart loses nothing. Off: nothing is read or
+  // written.
+  bool enable_storage = false;
+  std::string storage_dir = "/hajimi/settings/";
 };
 
 // Parses `env` (NAME=VALUE strings, e.g. environ) then `argv` into a Config. On a bad value or an
 // unknown flag the Status holds one line saying what to change. `--help` sets *help_requested.
 Result<Config> ParseConfig(int argc, const char* const* argv, const char* const* env,
                            bool* help_requested);
+
+// Sets the option read from environment variable `env_name` (e.g. "MAX_RETRY_NUM") from `value`,
+// with the same parsing and validation as the environment gets. Error: unknown name or bad value
+// (the message names the variable).
+Status SetConfigOption(Config& config, std::string_view env_name, const std::string& value);
+
+// Whether some option is read from environment variable `env_name`.
+bool IsConfigOption(std::string_view env_name);
+
+// Whether argv sets the option of environment variable `env_name` with its flag (--flag V or
+// --flag=V): a flag given for this run wins over settings.json.
+bool ConfigFlagGiven(int argc, const char* const* argv, std::string_view env_name);
 
 // The text `ringgate --help` prints: every option, its environment variable and its default.
 std::string ConfigHelpText();

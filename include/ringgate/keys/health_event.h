@@ -38,6 +38,11 @@ enum class HealthReason : uint8_t {
 
 // Short human text: "429: per-minute quota", "API_KEY_INVALID", ...
 const char* HealthReasonText(HealthReason reason);
+// A stable identifier for files: "minute_quota", "daily_quota", "not_in_tier", ...
+const char* HealthReasonName(HealthReason reason);
+// The reason of a name HealthReasonName gives (and the state file's older "quota"); std::nullopt
+// for anything else.
+std::optional<HealthReason> HealthReasonFromName(std::string_view name);
 
 struct HealthEvent {
   HealthEventKind kind = HealthEventKind::kRestore;

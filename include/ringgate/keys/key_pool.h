@@ -175,7 +175,20 @@ class KeyPoolShard {
       flags_[key].forgotten = true;
   }
   bool IsForgotten(uint32_t key) const { return key < flags_.size() && flags_[key].forgotten; }
-  // Every (key, model) rest that ends after now_ms: fn(key, model, until_ms, reason). Reads only.
+  // ---- Snapshots (persistence, dashboard) ----
+  // Counts every change to what a snapshot holds (keys added, quarantine, restore, rests, usage,
+  // usage resets), so a snapshotter can tell whether anything changed since its last look.
+  uint64_t change_count() const { return change_count_; }
+  // Counts the changes to the two key lists only (keys added, quarantine, restore).
+  uint64_t key_list_change_count() const { return key_list_change_count_; }
+  struct RestView {
+    uint32_t key;
+    ModelId model_id;
+    std::string_view model;
+    int64_t until_ms;
+    HealthReason reason;
+  };
+  // Every (key, model) rest that ends after now_ms, in no particular order. Reads only.
   template <typename Fn>
   void ForEachRest(int64_t now_ms, Fn&& fn) const {
     for (size_t model = 0; model < states_.size(); ++model) {
@@ -186,8 +199,9 @@ class KeyPoolShard {
         if (until <= now_ms)
           continue;
         auto reason = s.rest_reason.find(key);
-        fn(key, static_cast<ModelId>(model), until,
-           reason == s.rest_reason.end() ? HealthReason::kUnknown : reason->second);
+        fn(RestView{key, static_cast<ModelId>(model), models_.Name(static_cast<ModelId>(model)),
+                    until,
+                    reason == s.rest_reason.end() ? HealthReason::kUnknown : reason->second});
       }
     }
   }
@@ -260,6 +274,8 @@ class KeyPoolShard {
   std::vector<std::unique_ptr<ModelState>> states_;  // by ModelId, null until used
   UsageCounters usage_;
   int64_t throttled_until_ = 0;
+  uint64_t change_count_ = 0;
+  uint64_t key_list_change_count_ = 0;
   std::vector<uint32_t> set_aside_;  // Pick's scratch (tried keys popped from the stack)
   std::vector<UsageDelta> deltas_;   // TakeUsageEvents' scratch
 };

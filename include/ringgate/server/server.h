@@ -27,6 +27,10 @@ class Server {
   explicit Server(Config config, RouteInstaller install_routes = nullptr);
   ~Server();
 
+  // ENABLE_STORAGE: the loaded key state every core restores, where core 0 saves snapshots. Set
+  // before Start; `storage` outlives the server's shards (Storage::Flush after Join).
+  void set_storage(Storage* storage) { storage_ = storage; }
+
   // Binds every listener and starts the shards; returns once all of them are serving.
   Status Start();
   const std::vector<ListenerGroup>& listeners() const { return listeners_; }
@@ -61,6 +65,7 @@ class Server {
   std::unique_ptr<TlsContext> server_tls_;
   std::vector<std::string> api_keys_;
   std::vector<std::string> invalid_keys_;
+  Storage* storage_ = nullptr;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (call before any thread starts, so every

@@ -20,6 +20,7 @@
 #include "ringgate/observe/metrics.h"
 #include "ringgate/server/core_message.h"
 #include "ringgate/server/op.h"
+#include "ringgate/server/storage_snapshotter.h"
 
 namespace ringgate {
 
@@ -28,6 +29,8 @@ class ChatService;
 class ClientConnection;
 class Resolver;
 class Shard;
+class Storage;
+class StorageSnapshotter;
 class TlsContext;
 class UpstreamPool;
 struct UpstreamSettings;
@@ -36,11 +39,13 @@ struct UpstreamSettings;
 struct UpstreamShared {
   const UpstreamSettings* settings = nullptr;
   Resolver* resolver = nullptr;
-  TlsContext* tls = nullptr;  // null when the upstream is plain HTTP
+  TlsContext* tls = nullptr;         // null when the upstream is plain HTTP
   TlsContext* server_tls = nullptr;  // set when clients are served over HTTPS
   // Every core's key pool starts from the same lists (GEMINI_API_KEYS[_N], INVALID_API_KEYS).
   const std::vector<std::string>* api_keys = nullptr;
   const std::vector<std::string>* invalid_keys = nullptr;
+  // ENABLE_STORAGE: every core restores the loaded key state; core 0 saves snapshots.
+  Storage* storage = nullptr;
 };
 
 // Adds the routes a shard serves; runs once per shard, on the shard's thread, after its reactor
@@ -49,8 +54,8 @@ using RouteInstaller = std::function<void(Router& router, Shard& shard)>;
 
 class Shard final : public Reactor::Handler {
  public:
-  Shard(int index, const Config& config, std::vector<int> listen_fds,
-        RouteInstaller install_routes, UpstreamShared upstream = {});
+  Shard(int index, const Config& config, std::vector<int> listen_fds, RouteInstaller install_routes,
+        UpstreamShared upstream = {});
   ~Shard() override;
 
   // Creates the ring; must run on the shard's own thread.
@@ -80,8 +85,17 @@ class Shard final : public Reactor::Handler {
   ChatService* chat() { return chat_.get(); }
   // The dashboard and admin API; null when there is no ChatService.
   AdminService* admin() { return admin_.get(); }
+  // ---- Persistence (ENABLE_STORAGE) ----
+  // Core 0's snapshotter (null on other cores and without storage): the admin part sets its
+  // sources there.
+  StorageSnapshotter* storage_snapshotter() { return snapshotter_.get(); }
+  // Something a persistence file holds changed: core 0 saves it within a second or so. Any
+  // core; a no-op without storage.
+  void MarkStorageDirty(StorageFiles which = StorageFiles::kBoth);
   // ---- Cross-core messages ----
-  int core_count() const { return peer_ring_fds_ == nullptr ? 1 : static_cast<int>(peer_ring_fds_->size()); }
+  int core_count() const {
+    return peer_ring_fds_ == nullptr ? 1 : static_cast<int>(peer_ring_fds_->size());
+  }
   // Hands `message` to core `core` (this core too: then it runs at the end of this iteration).
   void Post(int core, std::unique_ptr<CoreMessage> message);
   // Set by the Server before Run(): every core's ring descriptor, by core index.
@@ -103,6 +117,8 @@ class Shard final : public Reactor::Handler {
   void Release(ClientConnection* connection);
 
  private:
+  // Core 0 with storage and a dashboard: the snapshotter's sources and the admin's change hook.
+  void ConnectAdminToStorage();
   void OnCompletion(const io_uring_cqe& cqe) override;
   void OnLoopEnd() override;
 
@@ -120,9 +136,10 @@ class Shard final : public Reactor::Handler {
   std::vector<bool> accept_armed_;
   std::unique_ptr<Reactor> reactor_;
   UpstreamShared upstream_shared_;
-  std::unique_ptr<UpstreamPool> upstream_pool_;  // after reactor_: destroyed before it
-  std::unique_ptr<ChatService> chat_;            // ringgate's own routes; uses the pool
-  std::unique_ptr<AdminService> admin_;          // the dashboard; uses chat_
+  std::unique_ptr<UpstreamPool> upstream_pool_;      // after reactor_: destroyed before it
+  std::unique_ptr<ChatService> chat_;                // ringgate's own routes; uses the pool
+  std::unique_ptr<AdminService> admin_;              // the dashboard; uses chat_
+  std::unique_ptr<StorageSnapshotter> snapshotter_;  // core 0 with storage; uses chat_
   Router router_;
   HttpDate date_;
 
