@@ -7,15 +7,16 @@
 #include <cctype>
 #include <optional>
 
-#include "ringgate/server/key_validator.h"
 #include "ringgate/cache/fingerprint.h"
 #include "ringgate/common/clock.h"
 #include "ringgate/common/log.h"
-#include "ringgate/keys/retry_budget.h"
 #include "ringgate/http/response.h"
 #include "ringgate/json/json_writer.h"
 #include "ringgate/keys/key_list.h"
+#include "ringgate/keys/retry_budget.h"
+#include "ringgate/net/resolver.h"
 #include "ringgate/observe/metrics.h"
+#include "ringgate/server/key_validator.h"
 #include "ringgate/server/shard.h"
 #include "ringgate/sse/sse_framer.h"
 #include "ringgate/translate/chat_response.h"
@@ -33,7 +34,8 @@ constexpr uint64_t kUsageTickMs = 250;
 
 uint64_t RandomSeed() {
   uint64_t seed = 0;
-  if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = MonotonicMicros();
+  if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+    seed = MonotonicMicros();
   return seed;
 }
 
@@ -72,19 +74,25 @@ std::string OpenAiErrorFromGemini(int status, std::string_view body) {
     if (!doc["error"].get_object().get(error)) {
       for (auto field : error) {
         std::string_view key;
-        if (field.unescaped_key().get(key)) break;
+        if (field.unescaped_key().get(key))
+          break;
         std::string_view value;
-        if (key == "message" && !field.value().get_string().get(value)) message = value;
-        if (key == "status" && !field.value().get_string().get(value)) code = value;
+        if (key == "message" && !field.value().get_string().get(value))
+          message = value;
+        if (key == "status" && !field.value().get_string().get(value))
+          code = value;
       }
     }
   }
   if (message.empty()) {
     message = "upstream answered HTTP " + std::to_string(status);
-    if (!body.empty()) message += ": " + std::string(body.substr(0, 200));
+    if (!body.empty())
+      message += ": " + std::string(body.substr(0, 200));
   }
-  for (char& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (code.empty()) code = "upstream_error";
+  for (char& c : code)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (code.empty())
+    code = "upstream_error";
   return OpenAiError(MaskApiKeys(message), ErrorTypeForStatus(status), code);
 }
 
@@ -322,12 +330,15 @@ class ChatExchange final : public ResponseObserver {
   void GoUpstream() {
     const ChatSettings& settings = service_->settings();
     uint32_t interval = 0;
-    if (mode_ == Mode::kFakeStream) interval = settings.fake_streaming_interval_ms;
-    if (mode_ == Mode::kKeepAlive) interval = settings.nonstream_keepalive_interval_ms;
+    if (mode_ == Mode::kFakeStream)
+      interval = settings.fake_streaming_interval_ms;
+    if (mode_ == Mode::kKeepAlive)
+      interval = settings.nonstream_keepalive_interval_ms;
     keepalive_interval_ms_ = interval;
     // Armed before the first try: a request answered at once (no key to pick, every try failed
     // synchronously) cancels it in Finish instead of leaving it to fire on a reused exchange.
-    if (interval > 0) ScheduleKeepAlive();
+    if (interval > 0)
+      ScheduleKeepAlive();
     StartBatch();
   }
 
@@ -438,7 +449,8 @@ class ChatExchange final : public ResponseObserver {
     if (final.retry_after_ms > 0) {
       retry_after_ = "Retry-After: " + std::to_string((final.retry_after_ms + 999) / 1000) + "\r\n";
     }
-    std::string_view code = final.http_status == 429 ? "rate_limit_exceeded" : "upstream_unavailable";
+    std::string_view code =
+        final.http_status == 429 ? "rate_limit_exceeded" : "upstream_unavailable";
     RespondError(final.http_status,
                  OpenAiError(final.message, ErrorTypeForStatus(final.http_status), code));
   }
@@ -479,7 +491,8 @@ class ChatExchange final : public ResponseObserver {
       attempt->body.append(piece);
       return true;
     }
-    if (!head_sent_) StartClientStream();
+    if (!head_sent_)
+      StartClientStream();
     framer_.Feed(piece);
     client_->WriteChunkWith(&ChatExchange::WriteStreamEvents, this);
     if (failed_in_band_) {
@@ -721,8 +734,10 @@ class ChatExchange final : public ResponseObserver {
   }
 
   void OnKeepAliveDue() {
-    if (finished_ || client_ == nullptr) return;
-    if (!head_sent_) StartClientStream();
+    if (finished_ || client_ == nullptr)
+      return;
+    if (!head_sent_)
+      StartClientStream();
     if (mode_ == Mode::kKeepAlive) {
       client_->WriteChunk("\n");  // leading whitespace keeps the final body valid JSON
     } else {
@@ -733,9 +748,11 @@ class ChatExchange final : public ResponseObserver {
       chunk += std::to_string(transcoder_->created());
       chunk += ",\"model\":\"";
       AppendJsonString(chunk, chat_.requested_model);
-      chunk += "\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":null}]";
+      chunk +=
+          "\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":null}]";
       // With include_usage every chunk but the last carries "usage":null (OpenAI's format).
-      if (chat_.include_usage) chunk += ",\"usage\":null";
+      if (chat_.include_usage)
+        chunk += ",\"usage\":null";
       chunk += "}\n\n";
       client_->WriteChunk(chunk);
     }
@@ -792,7 +809,8 @@ class ChatExchange final : public ResponseObserver {
   // The client has its answer (or is gone). Tries still running finish into the cache when there
   // is one to fill, else they are cancelled.
   void Finish() {
-    if (finished_) return;
+    if (finished_)
+      return;
     finished_ = true;
     client_ = nullptr;
     if (upstream_done_us_ != 0 && !client_gone_) {
@@ -900,7 +918,8 @@ class ModelFetcher final : public UpstreamHandler {
   explicit ModelFetcher(ChatService* service) : service_(service) {}
 
   void Fetch() {
-    if (busy_) return;
+    if (busy_)
+      return;
     busy_ = true;
     catalog_.Clear();
     FetchPage("");
@@ -1046,8 +1065,10 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
       random_state_(RandomSeed()) {
   const UpstreamShared& shared = shard.upstream_shared();
   // Invalid keys first, quarantined: a key listed in both stays out of rotation.
-  if (shared.invalid_keys != nullptr) keys_.AddKeys(*shared.invalid_keys, /*quarantined=*/true);
-  if (shared.api_keys != nullptr) keys_.AddKeys(*shared.api_keys);
+  if (shared.invalid_keys != nullptr)
+    keys_.AddKeys(*shared.invalid_keys, /*quarantined=*/true);
+  if (shared.api_keys != nullptr)
+    keys_.AddKeys(*shared.api_keys);
   usage_timer_.set_callback(
       [](Timer*, void* self) { static_cast<ChatService*>(self)->OnUsageTimer(); }, this);
   list_settings_.search_mode = config.search_mode;
@@ -1073,8 +1094,8 @@ ChatService::ChatService(Shard& shard, UpstreamPool& upstream, const Config& con
 ChatService::~ChatService() = default;
 
 void ChatService::InstallRoutes(Router& router) {
-  for (const char* path : {"/v1/chat/completions", "/chat/completions",
-                           "/aistudio/chat/completions"}) {
+  for (const char* path :
+       {"/v1/chat/completions", "/chat/completions", "/aistudio/chat/completions"}) {
     router.Add("POST", path, [this](HttpRequest& r, Responder& w) { HandleChat(r, w); });
     router.Add("OPTIONS", path, [this](HttpRequest& r, Responder& w) { HandlePreflight(r, w); });
   }
@@ -1085,7 +1106,8 @@ void ChatService::InstallRoutes(Router& router) {
 }
 
 void ChatService::Start() {
-  if (has_keys()) fetcher_->Fetch();
+  if (has_keys())
+    fetcher_->Fetch();
   // One core checks the keys, in the background: requests are served meanwhile; a key Google
   // rejects is quarantined on every core as its answer arrives.
   if (shard_.index() == 0 && !settings_.skip_check_api_key && has_keys()) {
@@ -1119,7 +1141,8 @@ void ChatService::HandlePreflight(HttpRequest& request, Responder& responder) {
 bool ChatService::Admit(const HttpRequest& request, Responder& responder, std::string* cors) {
   access_.AppendCorsHeaders(request, *cors);
   AuthResult auth = access_.Authenticate(request);
-  if (auth.ok()) return true;
+  if (auth.ok())
+    return true;
   responder.Send(auth.status(), kJson, auth.ErrorBody(), *cors);
   return false;
 }
@@ -1152,14 +1175,16 @@ void ChatService::PublishRateDeltas() {
 
 void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
   std::string cors;
-  if (!Admit(request, responder, &cors)) return;
+  if (!Admit(request, responder, &cors))
+    return;
   responder.Send(200, kJson, OpenAIModelList(catalog_, list_settings_, UnixSecondsNow()), cors);
 }
 
 void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   uint64_t received_us = MonotonicMicros();
   std::string cors;
-  if (!Admit(request, responder, &cors)) return;
+  if (!Admit(request, responder, &cors))
+    return;
   if (!AdmitRate(request, responder, cors))
     return;
   ChatExchange* exchange = Acquire();
@@ -1174,10 +1199,10 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
           : translator_.TranslateInto(body, translate_options_, &chat);
   if (error) {
     free_.push_back(exchange);  // never started: reusable at once
-    responder.Send(error->status, kJson,
-                   OpenAiError(error->message, ErrorTypeForStatus(error->status), error->code,
-                               error->param),
-                   cors);
+    responder.Send(
+        error->status, kJson,
+        OpenAiError(error->message, ErrorTypeForStatus(error->status), error->code, error->param),
+        cors);
     return;
   }
   ModelAccess model = CheckModel(chat.requested_model, catalog_, list_settings_);
@@ -1199,8 +1224,8 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
     mode = settings_.fake_streaming ? ChatExchange::Mode::kFakeStream
                                     : ChatExchange::Mode::kRealStream;
   } else {
-    mode = settings_.nonstream_keepalive ? ChatExchange::Mode::kKeepAlive
-                                         : ChatExchange::Mode::kPlain;
+    mode =
+        settings_.nonstream_keepalive ? ChatExchange::Mode::kKeepAlive : ChatExchange::Mode::kPlain;
   }
   // Coalescing only for the plain handler: the only one HAJIMI's coalescing has an effect on
   // (its streaming and keep-alive tasks finish at once, 10.4).
@@ -1246,21 +1271,29 @@ void ChatService::ApplyRuntimeSettings(const RuntimeSettings& values) {
 
 void ChatService::AddKeys(std::span<const std::string> keys) {
   size_t added = keys_.AddKeys(keys);
+  // Started without a key, the upstream's name was never resolved (no DNS without keys): watch
+  // it now (idempotent; resolved on the resolver's thread).
+  const UpstreamShared& upstream = shard_.upstream_shared();
+  if (added > 0 && upstream.resolver != nullptr && upstream.settings != nullptr) {
+    const Url& target =
+        upstream.settings->proxy ? *upstream.settings->proxy : upstream.settings->base;
+    upstream.resolver->Watch(target.host, target.port);
+  }
   // Started without a key: the model list could not be fetched until now.
   if (added > 0 && !catalog_.loaded())
     fetcher_->Fetch();
 }
 
-void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key,
-                            std::string_view model) {
+void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key, std::string_view model) {
   int64_t now = WallMillis();
   if (std::optional<HealthEvent> event = HealthEventFor(verdict, key, model)) {
     PublishHealth(*event);
   }
   if (std::optional<int64_t> until = throttle_.Record(key, verdict, now)) {
-    RG_LOG(kWarning, "core %d: many keys answer 429 at once: Google is limiting this server; "
-           "pausing upstream calls for %lld s", shard_.index(),
-           static_cast<long long>((*until - now) / 1000));
+    RG_LOG(kWarning,
+           "core %d: many keys answer 429 at once: Google is limiting this server; "
+           "pausing upstream calls for %lld s",
+           shard_.index(), static_cast<long long>((*until - now) / 1000));
     PublishHealth(HealthEvent::Throttle(*until));
   }
 }
@@ -1271,7 +1304,8 @@ class HealthMessage final : public CoreMessage {
  public:
   explicit HealthMessage(const HealthEvent& event) : event_(event) {}
   void Deliver(Shard& shard) override {
-    if (shard.chat() != nullptr) shard.chat()->ApplyRemoteHealth(event_);
+    if (shard.chat() != nullptr)
+      shard.chat()->ApplyRemoteHealth(event_);
   }
 
  private:
@@ -1284,8 +1318,10 @@ class HealthBatchMessage final : public CoreMessage {
   explicit HealthBatchMessage(std::shared_ptr<const std::vector<HealthEvent>> events)
       : events_(std::move(events)) {}
   void Deliver(Shard& shard) override {
-    if (shard.chat() == nullptr) return;
-    for (const HealthEvent& event : *events_) shard.chat()->ApplyRemoteHealth(event);
+    if (shard.chat() == nullptr)
+      return;
+    for (const HealthEvent& event : *events_)
+      shard.chat()->ApplyRemoteHealth(event);
   }
 
  private:
@@ -1297,7 +1333,8 @@ class HealthBatchMessage final : public CoreMessage {
 void ChatService::PublishHealth(const HealthEvent& event) {
   keys_.Apply(event);
   for (int core = 0; core < shard_.core_count(); ++core) {
-    if (core != shard_.index()) shard_.Post(core, std::make_unique<HealthMessage>(event));
+    if (core != shard_.index())
+      shard_.Post(core, std::make_unique<HealthMessage>(event));
   }
 }
 
@@ -1323,7 +1360,8 @@ void ChatService::OnUsageTimer() {
     if (!usage_events_.empty() && shard_.core_count() > 1) {
       auto batch = std::make_shared<const std::vector<HealthEvent>>(usage_events_);
       for (int core = 0; core < shard_.core_count(); ++core) {
-        if (core != shard_.index()) shard_.Post(core, std::make_unique<HealthBatchMessage>(batch));
+        if (core != shard_.index())
+          shard_.Post(core, std::make_unique<HealthBatchMessage>(batch));
       }
     }
   }
@@ -1662,7 +1700,9 @@ ChatExchange* ChatService::Acquire() {
   return exchange;
 }
 
-void ChatService::Retire(ChatExchange* exchange) { retired_.push_back(exchange); }
+void ChatService::Retire(ChatExchange* exchange) {
+  retired_.push_back(exchange);
+}
 
 void ChatService::OnLoopEnd() {
   free_.insert(free_.end(), retired_.begin(), retired_.end());

@@ -44,6 +44,30 @@ class Blackhole {
   uint16_t port_ = 0;
 };
 
+// Started with no key in front of an upstream named by host name: ringgate sends no DNS query
+// then. A key added on the dashboard must make the name resolve, or no call could ever go out.
+TEST(AddKeys, KeysAddedToAKeylessServerReachAnUpstreamNamedByHost) {
+  std::unique_ptr<Gateway> upstream = StartGateway(AdminOptions(1, 1));  // for its fake
+  ASSERT_TRUE(upstream);
+  GatewayOptions options = AdminOptions(2, 0);
+  options.start_fake = false;
+  options.base_url = "http://localhost:" + std::to_string(upstream->fake_port());
+  options.probe_model = "";
+  std::unique_ptr<Gateway> gateway = StartGateway(options);
+  ASSERT_TRUE(gateway);
+  EXPECT_NE(ChatOnce(*gateway), 200) << "no key yet";
+  std::string cookie = SignIn(*gateway);
+  HttpResponse added = UpdateConfig(*gateway, cookie, "gemini_api_keys", "\"" + TestKey(5) + "\"");
+  ASSERT_EQ(added.status, 200) << added;
+  int status = 0;
+  for (int i = 0; i < 200 && status != 200; ++i) {  // the name resolves on its own thread
+    status = ChatOnce(*gateway);
+    if (status != 200)
+      std::this_thread::sleep_for(Millis(20));
+  }
+  EXPECT_EQ(status, 200);
+}
+
 TEST(TestApiKeys, SecondStartWhileRunningIs409) {
   Blackhole upstream;
   ASSERT_NE(upstream.port(), 0);
