@@ -45,11 +45,13 @@ Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) 
       break;
     }
     // EINVAL: this kernel does not know a flag; try the next set. Anything else is final.
-    if (rc != -EINVAL) break;
+    if (rc != -EINVAL)
+      break;
   }
   if (rc != 0) {
     std::string hint = rc == -ENOMEM ? " (raise the locked-memory limit, ulimit -l)" : "";
-    if (rc == -EPERM) hint = " (io_uring is disabled: check kernel.io_uring_disabled)";
+    if (rc == -EPERM)
+      hint = " (io_uring is disabled: check kernel.io_uring_disabled)";
     return Status::Error(std::string("io_uring setup failed: ") + strerror(-rc) + hint, -rc);
   }
   reactor->ring_ready_ = true;
@@ -58,9 +60,11 @@ Result<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options) 
 
   reactor->buffers_ = std::make_unique<BufferRing>();
   Status s = reactor->buffers_->Init(&reactor->ring_, options.buffer_group, options.buffer_count,
-                                    options.buffer_size);
-  if (!s.ok()) return s;
-  reactor->now_ms_ = MonotonicMillis();
+                                     options.buffer_size);
+  if (!s.ok())
+    return s;
+  reactor->now_us_ = MonotonicMicros();
+  reactor->now_ms_ = reactor->now_us_ / 1000;
   reactor->timers_ = std::make_unique<TimerWheel>(reactor->now_ms_);
   return reactor;
 }
@@ -108,13 +112,17 @@ void Reactor::Run(Handler& handler) {
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       RG_LOG(kError, "io_uring_enter failed: %s", strerror(-rc));
     }
+    // One clock read per iteration: the time these completions arrived, for everything they do.
+    now_us_ = MonotonicMicros();
+    now_ms_ = now_us_ / 1000;
     for (;;) {
       unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kBatch);
-      if (n == 0) break;
-      for (unsigned i = 0; i < n; ++i) handler.OnCompletion(*cqes[i]);
+      if (n == 0)
+        break;
+      for (unsigned i = 0; i < n; ++i)
+        handler.OnCompletion(*cqes[i]);
       io_uring_cq_advance(&ring_, n);
     }
-    now_ms_ = MonotonicMillis();
     timers_->Advance(now_ms_);
     handler.OnLoopEnd();
   }
@@ -123,27 +131,33 @@ void Reactor::Run(Handler& handler) {
 
 Status RingMessenger::Init() {
   int rc = io_uring_queue_init(8, &ring_, 0);
-  if (rc < 0) return Status::Error(std::string("io_uring setup failed: ") + strerror(-rc), -rc);
+  if (rc < 0)
+    return Status::Error(std::string("io_uring setup failed: ") + strerror(-rc), -rc);
   ready_ = true;
   return Status::Ok();
 }
 
 RingMessenger::~RingMessenger() {
-  if (ready_) io_uring_queue_exit(&ring_);
+  if (ready_)
+    io_uring_queue_exit(&ring_);
 }
 
 Status RingMessenger::Post(int target_ring_fd, uint64_t user_data, uint32_t value) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) return Status::Error("messenger ring full");
+  if (sqe == nullptr)
+    return Status::Error("messenger ring full");
   io_uring_prep_msg_ring(sqe, target_ring_fd, value, user_data, 0);
   io_uring_cqe* cqe = nullptr;
   int rc = io_uring_submit_and_wait(&ring_, 1);
-  if (rc < 0) return Status::Error(std::string("MSG_RING submit: ") + strerror(-rc), -rc);
+  if (rc < 0)
+    return Status::Error(std::string("MSG_RING submit: ") + strerror(-rc), -rc);
   rc = io_uring_wait_cqe(&ring_, &cqe);
-  if (rc < 0) return Status::Error(std::string("MSG_RING wait: ") + strerror(-rc), -rc);
+  if (rc < 0)
+    return Status::Error(std::string("MSG_RING wait: ") + strerror(-rc), -rc);
   int res = cqe->res;
   io_uring_cqe_seen(&ring_, cqe);
-  if (res < 0) return Status::Error(std::string("MSG_RING: ") + strerror(-res), -res);
+  if (res < 0)
+    return Status::Error(std::string("MSG_RING: ") + strerror(-res), -res);
   return Status::Ok();
 }
 

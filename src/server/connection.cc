@@ -70,7 +70,8 @@ void ClientConnection::Emit(WriteFn&& write) {
     write(tls_plain_);
     return;
   }
-  if (out_.AppendWith(write) == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+  if (out_.AppendWith(write) == OutputQueue::Watermark::kCrossedHigh)
+    PauseReading();
 }
 
 void ClientConnection::EncryptPending() {
@@ -83,7 +84,8 @@ void ClientConnection::EncryptPending() {
   if (tls_->has_pending_ciphertext()) {
     OutputQueue::Watermark mark =
         out_.AppendWith([this](std::string& buffer) { tls_->DrainCiphertextTo(buffer); });
-    if (mark == OutputQueue::Watermark::kCrossedHigh) PauseReading();
+    if (mark == OutputQueue::Watermark::kCrossedHigh)
+      PauseReading();
   }
 }
 
@@ -140,7 +142,8 @@ void ClientConnection::ArmRecv() {
 }
 
 void ClientConnection::OnRecv(int result, uint32_t cqe_flags) {
-  if ((cqe_flags & IORING_CQE_F_MORE) == 0) recv_armed_ = false;
+  if ((cqe_flags & IORING_CQE_F_MORE) == 0)
+    recv_armed_ = false;
   if (cqe_flags & IORING_CQE_F_BUFFER) {
     BufferRing& buffers = shard_->buffers();
     uint16_t id = BufferRing::BufferId(cqe_flags);
@@ -180,7 +183,8 @@ void ClientConnection::OnRecv(int result, uint32_t cqe_flags) {
   }
   // -ENOBUFS: the core's buffers ran out and ended the multishot; they are recycled as this
   // batch is processed, and the new recv is submitted only after it.
-  if (!recv_armed_ && (recv_wanted_ || lingering_)) ArmRecv();
+  if (!recv_armed_ && (recv_wanted_ || lingering_))
+    ArmRecv();
 }
 
 void ClientConnection::ProcessInput(std::string_view data) {
@@ -188,14 +192,16 @@ void ClientConnection::ProcessInput(std::string_view data) {
     if (!recv_wanted_ || response_pending_) {
       // Pipelined bytes wait until the pending answer is done; past a bound, stop reading.
       held_input_.append(data);
-      if (held_input_.size() > shard_->config().max_header_bytes && recv_wanted_) PauseReading();
+      if (held_input_.size() > shard_->config().max_header_bytes && recv_wanted_)
+        PauseReading();
       break;
     }
     RequestParser::Outcome outcome = parser_.Feed(data);
     if (parser_.TakeExpectContinue() && outcome.kind == RequestParser::Kind::kNeedMore) {
       Emit([](std::string& buffer) { buffer.append(kContinue); });
     }
-    if (outcome.kind == RequestParser::Kind::kNeedMore) break;
+    if (outcome.kind == RequestParser::Kind::kNeedMore)
+      break;
     if (outcome.kind == RequestParser::Kind::kError) {
       FailRequest(outcome.error_status, outcome.error_code, outcome.error_message);
       break;
@@ -218,7 +224,7 @@ void ClientConnection::HandleRequest() {
   response_bytes_ = 0;
   request_parsed_ = true;
   if (shard_->config().access_log) {
-    request_started_us_ = MonotonicMicros();
+    request_started_us_ = shard_->now_us();
     access_method_.assign(request.method_name);
     access_path_.assign(request.path);
   }
@@ -226,7 +232,8 @@ void ClientConnection::HandleRequest() {
   shard_->router().Dispatch(request, *this, &route_id_);
   in_dispatch_ = false;
   timer_kind_ = TimerKind::kNone;  // the next request gets its own header deadline
-  if (!response_pending_) ResponseFinished();
+  if (!response_pending_)
+    ResponseFinished();
 }
 
 // The current request's answer is complete in the output queue.
@@ -254,7 +261,8 @@ void ClientConnection::StartStream(int status, std::string_view content_type,
                                    std::string_view extra_headers) {
   streaming_ = true;
   stream_chunked_ = !current_http10_;
-  if (!stream_chunked_) current_keep_alive_ = false;  // the end of the body is the close
+  if (!stream_chunked_)
+    current_keep_alive_ = false;  // the end of the body is the close
   ResponseHead head;
   head.status = status;
   head.content_type = content_type;
@@ -269,11 +277,13 @@ void ClientConnection::StartStream(int status, std::string_view content_type,
     AppendResponseHead(buffer, head, shard_->date());
     response_bytes_ += buffer.size() - before;
   });
-  if (!in_dispatch_) ScheduleFlush();
+  if (!in_dispatch_)
+    ScheduleFlush();
 }
 
 void ClientConnection::WriteChunk(std::string_view data) {
-  if (data.empty() || handling_head_) return;
+  if (data.empty() || handling_head_)
+    return;
   Emit([&](std::string& buffer) {
     size_t before = buffer.size();
     if (stream_chunked_)
@@ -283,11 +293,13 @@ void ClientConnection::WriteChunk(std::string_view data) {
       buffer.append("\r\n");
     response_bytes_ += buffer.size() - before;
   });
-  if (!in_dispatch_) ScheduleFlush();
+  if (!in_dispatch_)
+    ScheduleFlush();
 }
 
 void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
-  if (handling_head_) return;
+  if (handling_head_)
+    return;
   Emit([&](std::string& buffer) {
     size_t before = buffer.size();
     if (!stream_chunked_) {
@@ -315,7 +327,8 @@ void ClientConnection::WriteChunkWith(ChunkWriter write, void* context) {
     buffer.append("\r\n");
     response_bytes_ += buffer.size() - before;
   });
-  if (!in_dispatch_) ScheduleFlush();
+  if (!in_dispatch_)
+    ScheduleFlush();
 }
 
 void ClientConnection::EndStream() {
@@ -329,7 +342,8 @@ void ClientConnection::EndStream() {
 // A deferred answer is complete: send it and go on with any pipelined requests.
 void ClientConnection::CompleteDeferred() {
   ResponseFinished();
-  if (in_dispatch_) return;  // HandleRequest's caller carries on
+  if (in_dispatch_)
+    return;  // HandleRequest's caller carries on
   if (!held_input_.empty() && recv_wanted_) {
     std::string pending = std::move(held_input_);
     held_input_.clear();
@@ -338,7 +352,8 @@ void ClientConnection::CompleteDeferred() {
     UpdateTimer();
     Flush();
   }
-  if (recv_wanted_ && !recv_armed_ && !aborting_ && !lingering_ && !peer_closed_) ArmRecv();
+  if (recv_wanted_ && !recv_armed_ && !aborting_ && !lingering_ && !peer_closed_)
+    ArmRecv();
 }
 
 void ClientConnection::Send(int status, std::string_view content_type, std::string_view body,
@@ -358,7 +373,8 @@ void ClientConnection::Send(int status, std::string_view content_type, std::stri
       buffer.append(body);
     response_bytes_ += buffer.size() - before;
   });
-  if (response_pending_) CompleteDeferred();
+  if (response_pending_)
+    CompleteDeferred();
 }
 
 void ClientConnection::FailRequest(int status, std::string_view code, std::string_view message) {
@@ -370,7 +386,7 @@ void ClientConnection::FailRequest(int status, std::string_view code, std::strin
   response_bytes_ = 0;
   request_parsed_ = false;
   if (shard_->config().access_log)
-    request_started_us_ = MonotonicMicros();
+    request_started_us_ = shard_->now_us();
   RG_LOG(kDebug, "connection %u: %d %.*s", slot_, status, static_cast<int>(message.size()),
          message.data());
   Send(status, "application/json", JsonErrorBody(message, ErrorTypeForStatus(status), code), {});
@@ -422,7 +438,8 @@ void ClientConnection::WriteAccessLog(bool completed) {
 // Writes made outside a request's dispatch (deferred answers, streams) are sent together at the
 // end of the loop iteration: a stream's head and first event leave in one send.
 void ClientConnection::ScheduleFlush() {
-  if (flush_scheduled_ || aborting_) return;
+  if (flush_scheduled_ || aborting_)
+    return;
   flush_scheduled_ = true;
   shard_->QueueFlush(this);
 }
@@ -433,9 +450,12 @@ void ClientConnection::RunScheduledFlush() {
 }
 
 void ClientConnection::Flush() {
-  if (aborting_) return;
-  if (tls_) EncryptPending();
-  if (out_.send_in_flight()) return;
+  if (aborting_)
+    return;
+  if (tls_)
+    EncryptPending();
+  if (out_.send_in_flight())
+    return;
   std::string_view bytes = out_.StartSend();
   if (bytes.empty()) {
     AfterOutputDrained();
@@ -449,7 +469,8 @@ void ClientConnection::Flush() {
 void ClientConnection::OnSend(int result) {
   if (result < 0) {
     out_.Clear();
-    if (!aborting_) Abort();
+    if (!aborting_)
+      Abort();
     MaybeFinish();
     return;
   }
@@ -460,14 +481,16 @@ void ClientConnection::OnSend(int result) {
   }
   if (mark == OutputQueue::Watermark::kCrossedLow) {
     ResumeReading();
-    if (observer_ != nullptr && !aborting_) observer_->OnWritable();
+    if (observer_ != nullptr && !aborting_)
+      observer_->OnWritable();
   }
   Flush();
   UpdateTimer();
 }
 
 void ClientConnection::AfterOutputDrained() {
-  if (!close_after_flush_ || lingering_ || aborting_ || response_pending_) return;
+  if (!close_after_flush_ || lingering_ || aborting_ || response_pending_)
+    return;
   if (peer_closed_) {
     Abort();
     return;
@@ -482,12 +505,14 @@ void ClientConnection::BeginLinger() {
   io_uring_sqe_set_data64(sqe, PackOp(OpKind::kIgnore, 0, 0));
   held_input_.clear();
   recv_wanted_ = true;
-  if (!recv_armed_) ArmRecv();
+  if (!recv_armed_)
+    ArmRecv();
   ScheduleTimer(TimerKind::kLinger, shard_->now_ms() + kLingerMs);
 }
 
 void ClientConnection::PauseReading() {
-  if (!recv_wanted_) return;
+  if (!recv_wanted_)
+    return;
   recv_wanted_ = false;
   if (recv_armed_) {
     io_uring_sqe* sqe = shard_->Sqe();
@@ -497,14 +522,16 @@ void ClientConnection::PauseReading() {
 }
 
 void ClientConnection::ResumeReading() {
-  if (recv_wanted_ || aborting_) return;
+  if (recv_wanted_ || aborting_)
+    return;
   recv_wanted_ = true;
   if (!held_input_.empty()) {
     std::string pending = std::move(held_input_);
     held_input_.clear();
     ProcessInput(pending);
   }
-  if (recv_wanted_ && !recv_armed_ && !aborting_ && !peer_closed_) ArmRecv();
+  if (recv_wanted_ && !recv_armed_ && !aborting_ && !peer_closed_)
+    ArmRecv();
 }
 
 void ClientConnection::ScheduleTimer(TimerKind kind, uint64_t deadline_ms) {
@@ -513,14 +540,16 @@ void ClientConnection::ScheduleTimer(TimerKind kind, uint64_t deadline_ms) {
   if (kind == timer_kind_ && timer_.scheduled() && deadline_ms >= timer_.deadline_ms()) {
     uint64_t now = shard_->now_ms();
     uint64_t timeout = deadline_ms > now ? deadline_ms - now : 0;
-    if (deadline_ms - timer_.deadline_ms() <= timeout / 16) return;
+    if (deadline_ms - timer_.deadline_ms() <= timeout / 16)
+      return;
   }
   timer_kind_ = kind;
   shard_->timers().Schedule(&timer_, deadline_ms);
 }
 
 void ClientConnection::UpdateTimer() {
-  if (aborting_ || lingering_ || response_pending_) return;
+  if (aborting_ || lingering_ || response_pending_)
+    return;
   const Config& config = shard_->config();
   uint64_t now = shard_->now_ms();
   if (parser_.in_request()) {
@@ -565,8 +594,10 @@ void ClientConnection::OnTimer() {
 }
 
 void ClientConnection::Drain() {
-  if (aborting_ || finished_ || !keep_alive_) return;
-  if (parser_.in_request()) return;  // its response will carry Connection: close
+  if (aborting_ || finished_ || !keep_alive_)
+    return;
+  if (parser_.in_request())
+    return;  // its response will carry Connection: close
   if (idle()) {
     Abort();
     return;
@@ -576,7 +607,8 @@ void ClientConnection::Drain() {
 }
 
 void ClientConnection::Abort() {
-  if (aborting_) return;
+  if (aborting_)
+    return;
   aborting_ = true;
   NotifyGone();
   shard_->timers().Cancel(&timer_);
@@ -599,11 +631,13 @@ void ClientConnection::NotifyGone() {
   if (response_pending_)
     NoteResponseEnd(/*completed=*/false);
   response_pending_ = false;
-  if (observer != nullptr) observer->OnClientGone();
+  if (observer != nullptr)
+    observer->OnClientGone();
 }
 
 void ClientConnection::MaybeFinish() {
-  if (!aborting_ || finished_ || recv_armed_ || out_.send_in_flight()) return;
+  if (!aborting_ || finished_ || recv_armed_ || out_.send_in_flight())
+    return;
   finished_ = true;
   io_uring_sqe* sqe = shard_->Sqe();
   io_uring_prep_close(sqe, fd_);

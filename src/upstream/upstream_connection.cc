@@ -20,7 +20,9 @@ namespace {
 static_assert(static_cast<size_t>(UpstreamErrorKind::kProtocol) + 1 == kUpstreamErrorKinds,
               "every upstream error kind has a counter");
 
-std::string Describe(const Url& url) { return url.Authority(); }
+std::string Describe(const Url& url) {
+  return url.Authority();
+}
 
 }  // namespace
 
@@ -70,8 +72,7 @@ void UpstreamConnection::TryConnect() {
   const ResolvedAddress& address = (*addresses_)[address_index_];
   fd_ = socket(address.address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
-    FailExchange(UpstreamErrorKind::kConnectFailed,
-                 std::string("socket(): ") + strerror(errno));
+    FailExchange(UpstreamErrorKind::kConnectFailed, std::string("socket(): ") + strerror(errno));
     return;
   }
   int one = 1;
@@ -90,7 +91,8 @@ void UpstreamConnection::OnCompletion(int op, int result, uint32_t cqe_flags) {
   switch (op) {
     case kOpConnect:
       connect_in_flight_ = false;
-      if (closing_) break;
+      if (closing_)
+        break;
       if (result < 0) {
         int error = -result;
         close(fd_);
@@ -123,8 +125,8 @@ void UpstreamConnection::OnConnected() {
   const UpstreamSettings& settings = pool_->settings();
   if (via_proxy_) {
     state_ = State::kProxyTunnel;
-    std::string connect = "CONNECT " + settings.base.Authority() + " HTTP/1.1\r\nHost: " +
-                          settings.base.Authority() + "\r\n";
+    std::string connect = "CONNECT " + settings.base.Authority() +
+                          " HTTP/1.1\r\nHost: " + settings.base.Authority() + "\r\n";
     if (!settings.proxy->userinfo.empty()) {
       connect += "Proxy-Authorization: Basic " + BasicAuthToken(settings.proxy->userinfo) + "\r\n";
     }
@@ -162,7 +164,8 @@ void UpstreamConnection::ContinueTls() {
   TlsStream::HandshakeStatus status = tls_->Handshake();
   QueueCiphertext();
   Flush();
-  if (status == TlsStream::HandshakeStatus::kWantIO) return;
+  if (status == TlsStream::HandshakeStatus::kWantIO)
+    return;
   if (status == TlsStream::HandshakeStatus::kError) {
     bool verify = tls_->error() == TlsError::kCertificateVerify ||
                   tls_->error() == TlsError::kHostnameMismatch;
@@ -171,7 +174,8 @@ void UpstreamConnection::ContinueTls() {
                      " failed: " + tls_->error_message());
     return;
   }
-  if (tls_->session_reused()) ++pool_->mutable_stats().tls_resumed;
+  if (tls_->session_reused())
+    ++pool_->mutable_stats().tls_resumed;
   state_ = State::kReady;
   StartRequest();
 }
@@ -206,9 +210,11 @@ void UpstreamConnection::QueueCiphertext() {
 }
 
 void UpstreamConnection::Flush() {
-  if (closing_ || out_.send_in_flight()) return;
+  if (closing_ || out_.send_in_flight())
+    return;
   std::string_view bytes = out_.StartSend();
-  if (bytes.empty()) return;
+  if (bytes.empty())
+    return;
   io_uring_sqe* sqe = pool_->reactor().GetSqe();
   io_uring_prep_send(sqe, fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, pool_->OpData(kOpSend, slot_, generation_));
@@ -236,7 +242,8 @@ void UpstreamConnection::OnSend(int result) {
 // kernel keeps its poll registered, and data lands in the core's provided buffers, which are
 // handed back as soon as they are parsed or copied.
 void UpstreamConnection::ArmRecv() {
-  if (recv_in_flight_ || closing_ || paused_ || fd_ < 0) return;
+  if (recv_in_flight_ || closing_ || paused_ || fd_ < 0)
+    return;
   io_uring_sqe* sqe = pool_->reactor().GetSqe();
   io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -248,14 +255,16 @@ void UpstreamConnection::ArmRecv() {
 // While paused no further data is wanted: the multishot receive is cancelled (what arrives
 // before the cancel lands is kept), and re-armed on Resume.
 void UpstreamConnection::StopReceiving() {
-  if (!recv_in_flight_) return;
+  if (!recv_in_flight_)
+    return;
   io_uring_sqe* sqe = pool_->reactor().GetSqe();
   io_uring_prep_cancel64(sqe, pool_->OpData(kOpRecv, slot_, generation_), 0);
   io_uring_sqe_set_data64(sqe, 0);
 }
 
 void UpstreamConnection::OnRecv(int result, uint32_t cqe_flags) {
-  if ((cqe_flags & IORING_CQE_F_MORE) == 0) recv_in_flight_ = false;
+  if ((cqe_flags & IORING_CQE_F_MORE) == 0)
+    recv_in_flight_ = false;
   BufferRing& buffers = pool_->reactor().buffers();
   bool has_buffer = (cqe_flags & IORING_CQE_F_BUFFER) != 0;
   uint16_t buffer_id = 0;
@@ -263,19 +272,23 @@ void UpstreamConnection::OnRecv(int result, uint32_t cqe_flags) {
   if (has_buffer) {
     buffers.NoteTaken();
     buffer_id = BufferRing::BufferId(cqe_flags);
-    if (result > 0) data = buffers.Data(cqe_flags, static_cast<size_t>(result));
+    if (result > 0)
+      data = buffers.Data(cqe_flags, static_cast<size_t>(result));
   }
   if (closing_) {
-    if (has_buffer) buffers.Recycle(buffer_id);
+    if (has_buffer)
+      buffers.Recycle(buffer_id);
     FinishClose();
     return;
   }
   if (result <= 0) {
-    if (has_buffer) buffers.Recycle(buffer_id);
+    if (has_buffer)
+      buffers.Recycle(buffer_id);
     if (result == -ENOBUFS || result == -ECANCELED) {
       // Out of buffers (they come back as this batch is processed), or the cancel of a pause
       // that has already ended.
-      if (!paused_) ArmRecv();
+      if (!paused_)
+        ArmRecv();
       return;
     }
     if (result < 0) {
@@ -296,7 +309,8 @@ void UpstreamConnection::OnRecv(int result, uint32_t cqe_flags) {
     HandleBytes(data);  // parses or copies every byte it keeps
   }
   buffers.Recycle(buffer_id);
-  if (!closing_ && !paused_) ArmRecv();
+  if (!closing_ && !paused_)
+    ArmRecv();
 }
 
 void UpstreamConnection::HandleBytes(std::string_view bytes) {
@@ -308,7 +322,8 @@ void UpstreamConnection::HandleBytes(std::string_view bytes) {
     tls_->FeedCiphertext(bytes);
     if (state_ == State::kTlsHandshake) {
       ContinueTls();
-      if (closing_ || state_ == State::kTlsHandshake) return;
+      if (closing_ || state_ == State::kTlsHandshake)
+        return;
     }
     ParsePlaintext();
     return;
@@ -331,7 +346,8 @@ void UpstreamConnection::HandleProxyReply(std::string_view bytes) {
     return;
   }
   // "HTTP/1.1 200 Connection established"
-  std::string_view status_line = std::string_view(proxy_reply_).substr(0, proxy_reply_.find("\r\n"));
+  std::string_view status_line =
+      std::string_view(proxy_reply_).substr(0, proxy_reply_.find("\r\n"));
   size_t space = status_line.find(' ');
   bool ok = space != std::string_view::npos && status_line.substr(space + 1, 3) == "200";
   if (!ok) {
@@ -344,11 +360,13 @@ void UpstreamConnection::HandleProxyReply(std::string_view bytes) {
   proxy_reply_.shrink_to_fit();
   if (pool_->settings().base.tls()) {
     StartTls();
-    if (!rest.empty() && !closing_) HandleBytes(rest);
+    if (!rest.empty() && !closing_)
+      HandleBytes(rest);
   } else {
     state_ = State::kReady;
     StartRequest();
-    if (!rest.empty() && !closing_) HandleBytes(rest);
+    if (!rest.empty() && !closing_)
+      HandleBytes(rest);
   }
 }
 
@@ -364,10 +382,12 @@ void UpstreamConnection::ParsePlaintext() {
         return;
       }
       FeedParser(std::string_view(plain_).substr(plain_offset_), true);
-      if (state_ != State::kActive) return;  // complete (maybe already reused) or closed
+      if (state_ != State::kActive)
+        return;  // complete (maybe already reused) or closed
       continue;
     }
-    if (status == TlsStream::ReadStatus::kWantRead) return;
+    if (status == TlsStream::ReadStatus::kWantRead)
+      return;
     if (status == TlsStream::ReadStatus::kClosed || status == TlsStream::ReadStatus::kAbruptEof) {
       OnEof();
       return;
@@ -378,10 +398,12 @@ void UpstreamConnection::ParsePlaintext() {
 }
 
 void UpstreamConnection::FeedParser(std::string_view data, bool from_held) {
-  if (data.empty()) return;
+  if (data.empty())
+    return;
   response_byte_seen_ = true;
   ResponseParser::Outcome outcome = parser_.Feed(data);
-  if (closing_) return;  // the handler cancelled from a callback
+  if (closing_)
+    return;  // the handler cancelled from a callback
   switch (outcome.kind) {
     case ResponseParser::Kind::kNeedMore:
       if (from_held) {
@@ -403,7 +425,8 @@ void UpstreamConnection::FeedParser(std::string_view data, bool from_held) {
       }
       return;
     case ResponseParser::Kind::kComplete:
-      if (outcome.consumed < data.size()) reusable_ = false;  // bytes after the response
+      if (outcome.consumed < data.size())
+        reusable_ = false;  // bytes after the response
       plain_.clear();
       plain_offset_ = 0;
       AfterComplete();
@@ -418,14 +441,16 @@ void UpstreamConnection::FeedParser(std::string_view data, bool from_held) {
 void UpstreamConnection::OnHead(const HttpResponseHead& head) {
   request_.clear();  // answered: no retry will need it
   if (CoreMetrics* metrics = pool_->metrics(); metrics != nullptr && started_us_ != 0) {
-    metrics->upstream_ttfb.Observe(MonotonicMicros() - started_us_);
+    metrics->upstream_ttfb.Observe(pool_->reactor().now_us() - started_us_);
     metrics->upstream_responses.Count(head.status);
   }
-  if (handler_ != nullptr) handler_->OnUpstreamHead(head);
+  if (handler_ != nullptr)
+    handler_->OnUpstreamHead(head);
 }
 
 bool UpstreamConnection::OnBody(std::string_view piece) {
-  if (handler_ == nullptr) return false;
+  if (handler_ == nullptr)
+    return false;
   return handler_->OnUpstreamBody(piece);
 }
 
@@ -434,7 +459,7 @@ void UpstreamConnection::OnComplete() {}
 void UpstreamConnection::AfterComplete() {
   UpstreamHandler* handler = TakeHandler();
   if (CoreMetrics* metrics = pool_->metrics(); metrics != nullptr && started_us_ != 0) {
-    metrics->upstream_duration.Observe(MonotonicMicros() - started_us_);
+    metrics->upstream_duration.Observe(pool_->reactor().now_us() - started_us_);
     started_us_ = 0;
   }
   pool_->reactor().timers().Cancel(&timer_);
@@ -448,7 +473,8 @@ void UpstreamConnection::AfterComplete() {
   } else {
     Close();
   }
-  if (handler != nullptr) handler->OnUpstreamComplete();
+  if (handler != nullptr)
+    handler->OnUpstreamComplete();
 }
 
 // A reused connection the server closed just as we sent on it: reconnect and send again, once.
@@ -472,10 +498,12 @@ bool UpstreamConnection::RetryIfStale() {
 }
 
 void UpstreamConnection::OnEof() {
-  if (tls_) tls_->OnSocketEof();
+  if (tls_)
+    tls_->OnSocketEof();
   switch (state_) {
     case State::kActive: {
-      if (RetryIfStale()) return;
+      if (RetryIfStale())
+        return;
       if (parser_.in_response()) {
         ResponseParser::Outcome outcome = parser_.FinishOnEof();
         if (outcome.kind == ResponseParser::Kind::kComplete) {
@@ -503,9 +531,10 @@ void UpstreamConnection::OnEof() {
 }
 
 void UpstreamConnection::OnSocketError(int error) {
-  if ((error == ECONNRESET || error == EPIPE) && RetryIfStale()) return;
-  FailExchange(UpstreamErrorKind::kReset, std::string("upstream connection error: ") +
-                                              strerror(error));
+  if ((error == ECONNRESET || error == EPIPE) && RetryIfStale())
+    return;
+  FailExchange(UpstreamErrorKind::kReset,
+               std::string("upstream connection error: ") + strerror(error));
 }
 
 void UpstreamConnection::FailExchange(UpstreamErrorKind kind, std::string message) {
@@ -523,15 +552,18 @@ void UpstreamConnection::FailExchange(UpstreamErrorKind kind, std::string messag
 }
 
 void UpstreamConnection::Resume() {
-  if (!paused_ || closing_) return;
+  if (!paused_ || closing_)
+    return;
   paused_ = false;
   if (plain_offset_ < plain_.size()) {
     FeedParser(std::string_view(plain_).substr(plain_offset_), true);
-    if (closing_ || paused_ || state_ != State::kActive) return;
+    if (closing_ || paused_ || state_ != State::kActive)
+      return;
   }
   if (tls_) {
     ParsePlaintext();
-    if (closing_ || paused_ || state_ != State::kActive) return;
+    if (closing_ || paused_ || state_ != State::kActive)
+      return;
   }
   ScheduleTimer(TimerKind::kIdleGap, pool_->settings().idle_gap_timeout_ms);
   ArmRecv();
@@ -544,9 +576,11 @@ void UpstreamConnection::Cancel() {
 }
 
 void UpstreamConnection::Close() {
-  if (closing_) return;
+  if (closing_)
+    return;
   closing_ = true;
-  if (state_ == State::kIdle) pool_->RemoveFromIdle(this);
+  if (state_ == State::kIdle)
+    pool_->RemoveFromIdle(this);
   pool_->reactor().timers().Cancel(&timer_);
   timer_kind_ = TimerKind::kNone;
   auto cancel = [this](int op) {
@@ -554,9 +588,12 @@ void UpstreamConnection::Close() {
     io_uring_prep_cancel64(sqe, pool_->OpData(op, slot_, generation_), 0);
     io_uring_sqe_set_data64(sqe, 0);
   };
-  if (connect_in_flight_) cancel(kOpConnect);
-  if (recv_in_flight_) cancel(kOpRecv);
-  if (out_.send_in_flight()) cancel(kOpSend);
+  if (connect_in_flight_)
+    cancel(kOpConnect);
+  if (recv_in_flight_)
+    cancel(kOpRecv);
+  if (out_.send_in_flight())
+    cancel(kOpSend);
   FinishClose();
 }
 
@@ -612,9 +649,9 @@ void UpstreamConnection::OnTimer() {
                        std::to_string(settings.first_byte_timeout_ms) + " ms");
       return;
     case TimerKind::kIdleGap:
-      FailExchange(UpstreamErrorKind::kIdleTimeout,
-                   "upstream response stalled for " +
-                       std::to_string(settings.idle_gap_timeout_ms) + " ms");
+      FailExchange(
+          UpstreamErrorKind::kIdleTimeout,
+          "upstream response stalled for " + std::to_string(settings.idle_gap_timeout_ms) + " ms");
       return;
     case TimerKind::kIdleAge:
       Close();

@@ -15,18 +15,30 @@ namespace ringgate {
 
 const char* UpstreamErrorName(UpstreamErrorKind kind) {
   switch (kind) {
-    case UpstreamErrorKind::kDns: return "dns";
-    case UpstreamErrorKind::kConnectRefused: return "connect_refused";
-    case UpstreamErrorKind::kConnectTimeout: return "connect_timeout";
-    case UpstreamErrorKind::kConnectFailed: return "connect_failed";
-    case UpstreamErrorKind::kProxy: return "proxy";
-    case UpstreamErrorKind::kTlsVerify: return "tls_verify";
-    case UpstreamErrorKind::kTlsHandshake: return "tls_handshake";
-    case UpstreamErrorKind::kTlsTimeout: return "tls_timeout";
-    case UpstreamErrorKind::kReset: return "reset";
-    case UpstreamErrorKind::kFirstByteTimeout: return "first_byte_timeout";
-    case UpstreamErrorKind::kIdleTimeout: return "idle_timeout";
-    case UpstreamErrorKind::kProtocol: return "protocol";
+    case UpstreamErrorKind::kDns:
+      return "dns";
+    case UpstreamErrorKind::kConnectRefused:
+      return "connect_refused";
+    case UpstreamErrorKind::kConnectTimeout:
+      return "connect_timeout";
+    case UpstreamErrorKind::kConnectFailed:
+      return "connect_failed";
+    case UpstreamErrorKind::kProxy:
+      return "proxy";
+    case UpstreamErrorKind::kTlsVerify:
+      return "tls_verify";
+    case UpstreamErrorKind::kTlsHandshake:
+      return "tls_handshake";
+    case UpstreamErrorKind::kTlsTimeout:
+      return "tls_timeout";
+    case UpstreamErrorKind::kReset:
+      return "reset";
+    case UpstreamErrorKind::kFirstByteTimeout:
+      return "first_byte_timeout";
+    case UpstreamErrorKind::kIdleTimeout:
+      return "idle_timeout";
+    case UpstreamErrorKind::kProtocol:
+      return "protocol";
   }
   return "unknown";
 }
@@ -34,11 +46,13 @@ const char* UpstreamErrorName(UpstreamErrorKind kind) {
 Result<UpstreamSettings> UpstreamSettingsFromConfig(const Config& config) {
   UpstreamSettings settings;
   Result<Url> base = ParseUrl(config.gemini_base_url);
-  if (!base) return Status::Error("GEMINI_BASE_URL: " + base.status().message());
+  if (!base)
+    return Status::Error("GEMINI_BASE_URL: " + base.status().message());
   settings.base = std::move(*base);
   if (!config.https_proxy.empty() && !NoProxyMatches(config.no_proxy, settings.base.host)) {
     Result<Url> proxy = ParseUrl(config.https_proxy);
-    if (!proxy) return Status::Error("HTTPS_PROXY: " + proxy.status().message());
+    if (!proxy)
+      return Status::Error("HTTPS_PROXY: " + proxy.status().message());
     settings.proxy = std::move(*proxy);
   }
   settings.ca_file = config.upstream_ca_file;
@@ -118,7 +132,7 @@ UpstreamExchange* UpstreamPool::Start(const UpstreamRequest& request, UpstreamHa
   bytes.append("\r\n");
   bytes.append(request.body);
   if (metrics_ != nullptr)
-    connection->set_started_us(MonotonicMicros());
+    connection->set_started_us(reactor_.now_us());
   if (reuse) {
     connection->Reuse(request.head, request.max_body_bytes, handler);
   } else {
@@ -145,7 +159,8 @@ UpstreamConnection* UpstreamPool::NewConnection() {
 
 bool UpstreamPool::OnCompletion(const io_uring_cqe& cqe) {
   uint8_t kind = OpKindByte(cqe.user_data);
-  if (kind < op_kind_base_ || kind > op_kind_base_ + UpstreamConnection::kOpSend) return false;
+  if (kind < op_kind_base_ || kind > op_kind_base_ + UpstreamConnection::kOpSend)
+    return false;
   uint32_t slot = OpSlotOf(cqe.user_data);
   if (slot < slots_.size() && slots_[slot] &&
       slots_[slot]->generation() == OpGenerationOf(cqe.user_data)) {
@@ -173,7 +188,8 @@ void UpstreamPool::ReturnToIdle(UpstreamConnection* connection) {
 
 void UpstreamPool::RemoveFromIdle(UpstreamConnection* connection) {
   auto it = std::find(idle_.begin(), idle_.end(), connection);
-  if (it != idle_.end()) idle_.erase(it);
+  if (it != idle_.end())
+    idle_.erase(it);
 }
 
 void UpstreamPool::Release(UpstreamConnection* connection) {

@@ -70,6 +70,7 @@ class Shard final : public Reactor::Handler {
   // ---- For connections ----
   io_uring_sqe* Sqe() { return reactor_->GetSqe(); }
   uint64_t now_ms() const { return reactor_->now_ms(); }
+  uint64_t now_us() const { return reactor_->now_us(); }
   TimerWheel& timers() { return reactor_->timers(); }
   BufferRing& buffers() { return reactor_->buffers(); }
   const Config& config() const { return config_; }
