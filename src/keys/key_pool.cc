@@ -64,8 +64,7 @@ size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined
   for (const std::string& key : keys) {
     if (key.empty() || index_.count(std::string_view(key)))
       continue;
-    uint32_t index = static_cast<uint32_t>(keys_.size());
-    keys_.push_back(key);
+    uint32_t index = keys_.Add(key);
     index_.emplace(key, index);
     KeyFlags flags;
     flags.quarantined = quarantined;
@@ -213,8 +212,7 @@ void KeyPoolShard::PrefetchNext(const ModelState& s, ModelId model) const {
   __builtin_prefetch(&s.state[key]);
   __builtin_prefetch(&s.used_cycle[key]);
   __builtin_prefetch(&flags_[key]);
-  __builtin_prefetch(&keys_[key]);
-  __builtin_prefetch(keys_[key].data());
+  __builtin_prefetch(keys_.Address(key));
   usage_.Prefetch(key, model);
 }
 
@@ -441,7 +439,7 @@ std::vector<std::string> KeyPoolShard::ActiveKeys() const {
   std::vector<std::string> out;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
     if (!flags_[i].quarantined)
-      out.push_back(keys_[i]);
+      out.emplace_back(keys_[i]);
   }
   return out;
 }
@@ -450,7 +448,7 @@ std::vector<std::string> KeyPoolShard::QuarantinedKeys() const {
   std::vector<std::string> out;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
     if (flags_[i].quarantined && !flags_[i].forgotten)
-      out.push_back(keys_[i]);
+      out.emplace_back(keys_[i]);
   }
   return out;
 }

@@ -9,7 +9,8 @@ namespace ringgate {
 UsageCounters::UsageCounters(int64_t now_ms, UsagePublishOptions options)
     : options_(options), day_end_ms_(DailyResetAfter(now_ms)), last_publish_ms_(now_ms) {}
 
-uint64_t UsageCounters::Count(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens) {
+UsageCounters::Cell& UsageCounters::Count(uint32_t key, ModelId model, uint32_t calls,
+                                          uint64_t tokens) {
   if (key >= per_key_.size())
     per_key_.resize(static_cast<size_t>(key) + 1);
   if (model >= per_model_.size())
@@ -21,21 +22,25 @@ uint64_t UsageCounters::Count(uint32_t key, ModelId model, uint32_t calls, uint6
   per_model_[model].tokens += tokens;
   if (model >= key_model_.size())
     key_model_.resize(static_cast<size_t>(model) + 1);
-  std::vector<CallsTokens>& keys = key_model_[model];
+  std::vector<Cell>& keys = key_model_[model];
   if (key >= keys.size())
     keys.resize(std::max<size_t>(static_cast<size_t>(key) + 1, per_key_.size()));
-  CallsTokens& km = keys[key];
-  km.calls += calls;
-  km.tokens += tokens;
+  Cell& cell = keys[key];
+  cell.counts.calls += calls;
+  cell.counts.tokens += tokens;
   total_.calls += calls;
   total_.tokens += tokens;
-  return k.calls;
+  return cell;
 }
 
 uint64_t UsageCounters::Add(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens) {
-  pending_.push_back(UsageDelta{key, model, calls, tokens});
+  Cell& cell = Count(key, model, calls, tokens);
+  if (cell.pending_calls == 0 && cell.pending_tokens == 0)
+    dirty_.emplace_back(key, model);
+  cell.pending_calls += calls;
+  cell.pending_tokens += tokens;
   pending_calls_ += calls;
-  return Count(key, model, calls, tokens);
+  return per_key_[key].calls;
 }
 
 uint64_t UsageCounters::Merge(const UsageDelta& delta, int64_t day_end_ms) {
@@ -43,16 +48,17 @@ uint64_t UsageCounters::Merge(const UsageDelta& delta, int64_t day_end_ms) {
     ResetToDay(day_end_ms);
   if (day_end_ms < day_end_ms_)
     return Key(delta.key).calls;
-  return Count(delta.key, delta.model, delta.calls, delta.tokens);
+  Count(delta.key, delta.model, delta.calls, delta.tokens);
+  return per_key_[delta.key].calls;
 }
 
 void UsageCounters::Clear() {
   per_key_.assign(per_key_.size(), CallsTokens{});
   per_model_.assign(per_model_.size(), CallsTokens{});
-  for (std::vector<CallsTokens>& keys : key_model_)
-    keys.assign(keys.size(), CallsTokens{});
+  for (std::vector<Cell>& keys : key_model_)
+    keys.assign(keys.size(), Cell{});
   total_ = CallsTokens{};
-  pending_.clear();
+  dirty_.clear();
   pending_calls_ = 0;
 }
 
@@ -73,7 +79,7 @@ void UsageCounters::ResetToDay(int64_t day_end_ms) {
 }
 
 bool UsageCounters::PublishDue(int64_t now_ms) const {
-  if (pending_.empty())
+  if (dirty_.empty())
     return false;
   return pending_calls_ >= options_.publish_every_calls ||
          now_ms - last_publish_ms_ >= options_.publish_interval_ms;
@@ -81,24 +87,26 @@ bool UsageCounters::PublishDue(int64_t now_ms) const {
 
 void UsageCounters::TakePending(int64_t now_ms, std::vector<UsageDelta>* out) {
   last_publish_ms_ = now_ms;
-  if (pending_.empty())
-    return;
-  std::sort(pending_.begin(), pending_.end(), [](const UsageDelta& a, const UsageDelta& b) {
-    return a.key != b.key ? a.key < b.key : a.model < b.model;
-  });
-  UsageDelta current = pending_.front();
-  for (size_t i = 1; i < pending_.size(); ++i) {
-    const UsageDelta& d = pending_[i];
-    if (d.key == current.key && d.model == current.model) {
-      current.calls += d.calls;
-      current.tokens += d.tokens;
-    } else {
-      out->push_back(current);
-      current = d;
-    }
+  // In (key, model) order: the same state gives the same deltas.
+  std::sort(dirty_.begin(), dirty_.end());
+  for (const auto& [key, model] : dirty_) {
+    Cell& cell = key_model_[model][key];
+    out->push_back(UsageDelta{key, model, cell.pending_calls, cell.pending_tokens});
+    cell.pending_calls = 0;
+    cell.pending_tokens = 0;
   }
-  out->push_back(current);
-  pending_.clear();  // keeps its capacity: no allocation per call in steady state
+  dirty_.clear();  // keeps its capacity: no allocation per call in steady state
+  pending_calls_ = 0;
+}
+
+void UsageCounters::DiscardPending(int64_t now_ms) {
+  last_publish_ms_ = now_ms;
+  for (const auto& [key, model] : dirty_) {
+    Cell& cell = key_model_[model][key];
+    cell.pending_calls = 0;
+    cell.pending_tokens = 0;
+  }
+  dirty_.clear();
   pending_calls_ = 0;
 }
 
@@ -113,7 +121,7 @@ CallsTokens UsageCounters::Model(ModelId model) const {
 CallsTokens UsageCounters::KeyModel(uint32_t key, ModelId model) const {
   if (model >= key_model_.size() || key >= key_model_[model].size())
     return CallsTokens{};
-  return key_model_[model][key];
+  return key_model_[model][key].counts;
 }
 
 }  // namespace ringgate

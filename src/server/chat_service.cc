@@ -369,7 +369,6 @@ class ChatExchange final : public ResponseObserver {
     if (!budget_->BeginAttempt(pick.key))
       return false;
     tried_.Insert(pick.key);
-    service_->PrefetchAnswerState(pick.key);
     ChatAttempt* attempt = IdleAttempt();
     attempt->key = pick.key;
     attempt->status = 0;
@@ -540,7 +539,7 @@ class ChatExchange final : public ResponseObserver {
       LogAttempt(LogLevel::kWarning, attempt, 200, "empty answer");
     }
     if (!finished_)
-      upstream_done_us_ = MonotonicMicros();
+      upstream_done_us_ = service_->shard().now_us();  // when the answer's last bytes were reaped
     if (finished_) {
       // A fan-out answer the client did not need: kept for a regenerate request.
       if (!empty && use_cache_) {
@@ -1181,7 +1180,7 @@ void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
 }
 
 void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
-  uint64_t received_us = MonotonicMicros();
+  uint64_t received_us = shard_.now_us();  // when the request's last bytes were reaped
   std::string cors;
   if (!Admit(request, responder, &cors))
     return;
@@ -1354,7 +1353,9 @@ void ChatService::OnUsageTimer() {
       wakes.push_back(InFlightWake{wake, {}});
     DeliverWakes(wakes);
   }
-  if (keys_.UsagePublishDue(now)) {
+  if (keys_.UsagePublishDue(now) && shard_.core_count() == 1) {
+    keys_.DiscardUsageEvents(now);
+  } else if (keys_.UsagePublishDue(now)) {
     usage_events_.clear();
     keys_.TakeUsageEvents(now, &usage_events_);
     if (!usage_events_.empty() && shard_.core_count() > 1) {

@@ -476,3 +476,31 @@ TEST(UsageCounters, AddTakeReset) {
 
 }  // namespace
 }  // namespace ringgate
+
+namespace ringgate {
+namespace {
+
+TEST(KeyTexts, ShortLongAndManyKeysKeepTheirTextAndTheirViews) {
+  KeyTexts texts;
+  std::string long_key(300, 'L');
+  EXPECT_EQ(texts.Add("AIzaSyShort"), 0u);
+  EXPECT_EQ(texts.Add(long_key), 1u);
+  EXPECT_EQ(texts.Add(std::string(47, 'x')), 2u);  // the longest that fits a slot
+  EXPECT_EQ(texts.Add(std::string(48, 'y')), 3u);  // the shortest that does not
+  std::string_view first = texts[0];
+  std::string_view second = texts[1];
+  for (int i = 0; i < 5000; ++i)  // several chunks: earlier views must not move
+    texts.Add("AIzaSy" + std::to_string(i));
+  EXPECT_EQ(texts.size(), 5004u);
+  EXPECT_EQ(first, "AIzaSyShort");
+  EXPECT_EQ(first.data(), texts[0].data());
+  EXPECT_EQ(second, long_key);
+  EXPECT_EQ(texts[2], std::string(47, 'x'));
+  EXPECT_EQ(texts[3], std::string(48, 'y'));
+  EXPECT_EQ(texts[5003], "AIzaSy4999");
+  EXPECT_EQ(texts.Add(""), 5004u);
+  EXPECT_EQ(texts[5004], "");
+}
+
+}  // namespace
+}  // namespace ringgate

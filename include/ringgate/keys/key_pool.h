@@ -36,6 +36,7 @@
 
 #include "ringgate/keys/health_event.h"
 #include "ringgate/keys/key_list.h"
+#include "ringgate/keys/key_texts.h"
 #include "ringgate/keys/model_registry.h"
 #include "ringgate/keys/usage_counters.h"
 
@@ -131,6 +132,11 @@ class KeyPoolShard {
   // other cores (not back to this one: it has counted them already).
   bool UsagePublishDue(int64_t now_ms) const { return usage_.PublishDue(now_ms); }
   void TakeUsageEvents(int64_t now_ms, std::vector<HealthEvent>* out);
+  // The same when there is no other core: the queued usage is dropped, no event is built.
+  void DiscardUsageEvents(int64_t now_ms) {
+    MaybeDailyReset(now_ms);
+    usage_.DiscardPending(now_ms);
+  }
   // Resets the usage counters (and the daily-limit state) when the usage day is over. Pick and
   // RecordUsage call it; the dashboard may too before reading.
   void MaybeDailyReset(int64_t now_ms);
@@ -266,7 +272,7 @@ class KeyPoolShard {
 
   KeyPoolOptions options_;
   uint64_t rng_;
-  std::vector<std::string> keys_;
+  KeyTexts keys_;
   std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> index_;
   std::vector<KeyFlags> flags_;
   size_t quarantined_count_ = 0;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ringgate/keys/model_registry.h"
@@ -61,10 +62,14 @@ class UsageCounters {
   bool PublishDue(int64_t now_ms) const;
   // Appends the queued deltas, one per (key, model), to out and empties the queue.
   void TakePending(int64_t now_ms, std::vector<UsageDelta>* out);
+  // The same, dropping the deltas (a single core has nobody to tell).
+  void DiscardPending(int64_t now_ms);
   size_t pending_calls() const { return pending_calls_; }
 
   // Pulls the counters Add(key, model, ...) will touch toward the cache (see KeyPoolShard).
   void Prefetch(uint32_t key, ModelId model) const {
+    if (model < per_model_.size())
+      __builtin_prefetch(&per_model_[model], 1);
     if (key < per_key_.size())
       __builtin_prefetch(&per_key_[key], 1);
     if (model < key_model_.size() && key < key_model_[model].size())
@@ -80,17 +85,25 @@ class UsageCounters {
   template <typename Fn>
   void ForEachKeyModel(Fn&& fn) const {
     for (size_t model = 0; model < key_model_.size(); ++model) {
-      const std::vector<CallsTokens>& keys = key_model_[model];
+      const std::vector<Cell>& keys = key_model_[model];
       for (size_t key = 0; key < keys.size(); ++key) {
-        if (keys[key].calls != 0 || keys[key].tokens != 0) {
-          fn(static_cast<uint32_t>(key), static_cast<ModelId>(model), keys[key]);
+        if (keys[key].counts.calls != 0 || keys[key].counts.tokens != 0) {
+          fn(static_cast<uint32_t>(key), static_cast<ModelId>(model), keys[key].counts);
         }
       }
     }
   }
 
  private:
-  uint64_t Count(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens);
+  // One (key, model): its counts and what this core counted since its last publication, side
+  // by side so a call touches one cache line there.
+  struct Cell {
+    CallsTokens counts;
+    uint64_t pending_tokens = 0;
+    uint32_t pending_calls = 0;
+  };
+  // Counts and returns the cell (for Add's pending counts).
+  Cell& Count(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens);
   void Clear();
 
   UsagePublishOptions options_;
@@ -99,9 +112,11 @@ class UsageCounters {
   std::vector<CallsTokens> per_key_;
   std::vector<CallsTokens> per_model_;
   // [model][key]: flat arrays, so counting a call touches no hash table however many keys.
-  std::vector<std::vector<CallsTokens>> key_model_;
+  std::vector<std::vector<Cell>> key_model_;
   CallsTokens total_;
-  std::vector<UsageDelta> pending_;  // one entry per Add; aggregated by TakePending
+  // The (key, model) cells with pending counts, each once: a publication visits only these, and
+  // a call adds to its cell in place (no queue growing per call, nothing to sort but these).
+  std::vector<std::pair<uint32_t, ModelId>> dirty_;
   size_t pending_calls_ = 0;
 };
 

@@ -126,8 +126,6 @@ class ChatService {
   // Learns from one upstream answer: health events for this core and every other, and the
   // server-wide throttle detector.
   void OnVerdict(const UpstreamVerdict& verdict, uint32_t key, std::string_view model);
-  // A try with key has started: its answer will be recorded about a round trip from now.
-  void PrefetchAnswerState(uint32_t key) const { throttle_.Prefetch(key); }
   // Applies a health event here and sends it to every other core.
   void PublishHealth(const HealthEvent& event);
   // A health event from another core.
