@@ -173,15 +173,17 @@ class ChatAttempt final : public UpstreamHandler {
 
 // An answer with neither text nor a tool call (no candidates: a blocked prompt; thoughts only;
 // empty parts), HAJIMI's "empty" (7.4). An unreadable body is not empty: it fails later as such.
-// `usage` gets the answer's usageMetadata (zeros when it has none).
-static bool IsEmptyAnswer(const std::string& body, GeminiUsage* usage) {
-  GeminiResponseView view;
+// `view` gets the parsed answer (valid while GeminiParseGeneration() stays as it was), `usage`
+// its usageMetadata (zeros when it has none); false in *parsed when it could not be parsed.
+static bool IsEmptyAnswer(const std::string& body, GeminiResponseView* view, GeminiUsage* usage,
+                          bool* parsed) {
   // Parsed in place when the buffer has simdjson's padding to spare.
-  if (!ParseGeminiResponse(body, body.capacity(), &view).ok() || view.is_error)
+  *parsed = ParseGeminiResponse(body, body.capacity(), view).ok();
+  if (!*parsed || view->is_error)
     return false;
-  if (view.has_usage)
-    *usage = view.usage;
-  for (const GeminiPart& part : view.parts) {
+  if (view->has_usage)
+    *usage = view->usage;
+  for (const GeminiPart& part : view->parts) {
     // Empty text parts are skipped by the parser.
     if (part.kind != GeminiPart::Kind::kThought)
       return false;
@@ -372,6 +374,8 @@ class ChatExchange final : public ResponseObserver {
     ChatAttempt* attempt = IdleAttempt();
     attempt->key = pick.key;
     attempt->status = 0;
+    if (parsed_body_ == &attempt->body)
+      parsed_body_ = nullptr;
     attempt->body.clear();
     attempt->running = true;
     ++running_;
@@ -529,7 +533,11 @@ class ChatExchange final : public ResponseObserver {
     if (mode_ == Mode::kRealStream) {
       usage = transcoder_->usage();
     } else {
-      empty = IsEmptyAnswer(attempt->body, &usage);
+      bool parsed = false;
+      empty = IsEmptyAnswer(attempt->body, &parsed_view_, &usage, &parsed);
+      // The answer's translation reuses this parse if nothing is parsed in between.
+      parsed_body_ = parsed ? &attempt->body : nullptr;
+      parsed_generation_ = GeminiParseGeneration();
     }
     if (!empty) {
       uint64_t tokens = CountTokens(usage);
@@ -763,7 +771,10 @@ class ChatExchange final : public ResponseObserver {
     json.clear();
     ChatResponseOptions options;
     options.model = chat_.requested_model;
-    Status converted = TranslateChatResponse(*answer_body_, options, json);
+    bool reuse = answer_body_ == parsed_body_ && parsed_generation_ == GeminiParseGeneration();
+    Status converted = reuse ? TranslateChatResponse(parsed_view_, options, json)
+                             : TranslateChatResponse(*answer_body_, options, json);
+    parsed_body_ = nullptr;
     if (!converted.ok()) {
       RespondError(502, OpenAiError("upstream answer could not be read: " + converted.message(),
                                     "server_error", "upstream_invalid"));
@@ -865,6 +876,10 @@ class ChatExchange final : public ResponseObserver {
   std::string retry_after_;
   std::string cached_;
   const std::string* answer_body_ = nullptr;  // the Gemini answer being sent
+  // The last answer parsed to check it for emptiness, kept so its translation parses it no more.
+  GeminiResponseView parsed_view_;
+  const std::string* parsed_body_ = nullptr;
+  uint64_t parsed_generation_ = 0;
   std::optional<Fingerprint> fingerprint_;
   bool use_cache_ = false;
   bool coalesce_ = false;

@@ -19,6 +19,7 @@ namespace od = simdjson::ondemand;
 // Per-thread parse state: the On-Demand parser (its string buffer holds the unescaped strings
 // the views point to), the padded copy of inputs without slack, and the part/candidate lists.
 struct ParseScratch {
+  uint64_t generation = 0;
   od::parser parser;
   std::string padded;
   std::vector<GeminiPart> parts;
@@ -318,6 +319,7 @@ void WriteOpenAiToolCall(JsonWriter& w, const GeminiPart& part, uint32_t index,
 
 Status ParseGeminiResponse(std::string_view json, size_t readable, GeminiResponseView* view) {
   ParseScratch& s = Scratch();
+  ++s.generation;
   s.parts.clear();
   s.candidates.clear();
   *view = GeminiResponseView();
@@ -340,6 +342,10 @@ Status ParseGeminiResponse(std::string_view json, size_t readable, GeminiRespons
   view->candidates = s.candidates;
   view->parts = s.parts;
   return Status::Ok();
+}
+
+uint64_t GeminiParseGeneration() {
+  return Scratch().generation;
 }
 
 std::string_view MapFinishReason(std::string_view gemini, bool had_tool_call) {
@@ -430,6 +436,11 @@ Status TranslateChatResponse(std::string_view gemini_json, size_t readable,
   Status status = ParseGeminiResponse(gemini_json, readable, &view);
   if (!status.ok())
     return status;
+  return TranslateChatResponse(view, options, out);
+}
+
+Status TranslateChatResponse(const GeminiResponseView& view, const ChatResponseOptions& options,
+                             std::string& out) {
   if (view.is_error) {
     return Status::Error("Gemini returned an error: " + std::string(view.error_message));
   }

@@ -55,7 +55,7 @@ class JsonWriter {
   // A key spelled in the source (a string literal): its length is a constant and, once inlined,
   // so is its plain-ASCII check, so this is a fixed-size copy.
   template <size_t N>
-  [[gnu::always_inline]] void Key(const char (&key)[N]) {
+  void Key(const char (&key)[N]) {
     static_assert(N >= 1);
     if (N - 1 > kShortKey || !IsPlainAscii(std::string_view(key, N - 1))) {
       Key(std::string_view(key, N - 1));

@@ -67,6 +67,9 @@ struct GeminiResponseView {
 // onto the first of them (where Gemini puts it for parallel calls). Fails on anything that is not a
 // well-formed JSON object.
 Status ParseGeminiResponse(std::string_view json, size_t readable, GeminiResponseView* view);
+// Counts this thread's ParseGeminiResponse calls: a view is valid (its spans point into this
+// thread's scratch) while the count has not moved since it was parsed, and its body lives.
+uint64_t GeminiParseGeneration();
 
 // ---- Mapping helpers ----
 
@@ -127,5 +130,8 @@ inline Status TranslateChatResponse(std::string_view gemini_json,
                                     const ChatResponseOptions& options, std::string& out) {
   return TranslateChatResponse(gemini_json, gemini_json.size(), options, out);
 }
+// The same from an answer already parsed (ParseGeminiResponse, generation unchanged).
+Status TranslateChatResponse(const GeminiResponseView& view, const ChatResponseOptions& options,
+                             std::string& out);
 
 }  // namespace ringgate
