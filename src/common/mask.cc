@@ -30,6 +30,8 @@ size_t KeyAt(const char* text, size_t size, size_t i) {
 }  // namespace
 
 size_t MaskApiKeysInPlace(char* text, size_t size) {
+  if (size < kShortestKey)
+    return size;  // too short to hold one (model names, request types)
   // Nearly every line has no key: find the first one before moving anything.
   const void* first = memmem(text, size, kKeyStart.data(), kKeyStart.size());
   if (first == nullptr)
