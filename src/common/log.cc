@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <vector>
 
 #include "ringgate/common/mask.h"
 
@@ -301,6 +302,10 @@ void BuildText(LineBuilder& line, LogLevel level, const timespec& now, const Log
 // ---- The ring of recent entries ----
 
 struct RecentSlot {
+  // Seqlock: odd while the writer fills the slot; a reader keeps a copy only when the count is
+  // even and the same before and after it copied.
+  std::atomic<uint64_t> seq{0};
+  uint64_t entry;  // n: which entry of the ring the slot holds
   int64_t unix_ms;
   LogLevel level;
   int core;
@@ -317,15 +322,37 @@ struct RecentSlot {
   char error[240];
 };
 
-struct RecentRing {
-  std::mutex mutex;
+// One ring per thread that logs (a reactor core, the main thread, the storage writer): a writer
+// never waits for anyone, the per-request entry included, and cores share no cache line for it.
+// The dashboard's reader merges them.
+struct ThreadRing {
   RecentSlot slots[kRecentLogCapacity];
-  uint64_t written = 0;  // slot of entry n: n % capacity
+  std::atomic<uint64_t> written{0};  // entry n is in slot n % capacity
+  std::atomic<uint64_t> cleared{0};  // entries before this one were cleared
+  int64_t last_ms = 0;               // the writer's: keeps its timestamps non-decreasing
 };
 
-RecentRing& Ring() {
-  static RecentRing ring;
-  return ring;
+// Every thread's ring, registered once per thread (the only lock, taken at a thread's first entry
+// and by readers); rings live as long as the process, so a reader never sees one vanish.
+struct RingRegistry {
+  std::mutex mutex;
+  std::vector<ThreadRing*> rings;
+};
+
+RingRegistry& Registry() {
+  static RingRegistry* registry = new RingRegistry;
+  return *registry;
+}
+
+ThreadRing& LocalRing() {
+  thread_local ThreadRing* ring = [] {
+    auto* created = new ThreadRing;
+    RingRegistry& registry = Registry();
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    registry.rings.push_back(created);
+    return created;
+  }();
+  return *ring;
 }
 
 template <size_t N, typename Size>
@@ -336,11 +363,16 @@ void CopyInto(char (&out)[N], Size* size, std::string_view text) {
 }
 
 void KeepRecent(LogLevel level, const timespec& now, const LogFields& fields, const Pieces& p) {
-  RecentRing& ring = Ring();
-  std::lock_guard<std::mutex> lock(ring.mutex);
-  RecentSlot& slot = ring.slots[ring.written % kRecentLogCapacity];
-  ++ring.written;
-  slot.unix_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+  ThreadRing& ring = LocalRing();
+  uint64_t n = ring.written.load(std::memory_order_relaxed);
+  RecentSlot& slot = ring.slots[n % kRecentLogCapacity];
+  uint64_t seq = slot.seq.load(std::memory_order_relaxed);
+  slot.seq.store(seq + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  slot.entry = n;
+  int64_t ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+  ring.last_ms = std::max(ring.last_ms, ms);  // a coarse reading may lag a precise one
+  slot.unix_ms = ring.last_ms;
   slot.level = level;
   slot.core = t_core;
   slot.status_code = fields.status_code;
@@ -349,6 +381,38 @@ void KeepRecent(LogLevel level, const timespec& now, const LogFields& fields, co
   CopyInto(slot.model, &slot.model_size, p.model);
   CopyInto(slot.message, &slot.message_size, p.message);
   CopyInto(slot.error, &slot.error_size, p.error_message);
+  slot.seq.store(seq + 2, std::memory_order_release);
+  ring.written.store(n + 1, std::memory_order_release);
+}
+
+// A copy of entry n of `ring`, unless the writer is on it or has moved past it meanwhile.
+bool ReadSlot(const ThreadRing& ring, uint64_t n, LogRecord* record) {
+  const RecentSlot& slot = ring.slots[n % kRecentLogCapacity];
+  uint64_t before = slot.seq.load(std::memory_order_acquire);
+  if (before & 1)
+    return false;
+  uint64_t entry = slot.entry;
+  // The copy may race with a writer that wrapped around; the sequence check below discards it
+  // (the usual seqlock reasoning: only a copy taken between two equal even counts is kept).
+  record->unix_ms = slot.unix_ms;
+  record->level = slot.level;
+  record->core = slot.core;
+  record->status_code = slot.status_code;
+  record->key.assign(slot.key, std::min<size_t>(slot.key_size, sizeof(slot.key)));
+  record->request_type.assign(slot.request_type,
+                              std::min<size_t>(slot.request_type_size, sizeof(slot.request_type)));
+  record->model.assign(slot.model, std::min<size_t>(slot.model_size, sizeof(slot.model)));
+  record->message.assign(slot.message, std::min<size_t>(slot.message_size, sizeof(slot.message)));
+  record->error_message.assign(slot.error, std::min<size_t>(slot.error_size, sizeof(slot.error)));
+  std::atomic_thread_fence(std::memory_order_acquire);
+  // Entry n was written, and not overwritten by entry n + capacity, iff the count is as it was.
+  return slot.seq.load(std::memory_order_relaxed) == before && before != 0 && entry == n;
+}
+
+std::vector<ThreadRing*> AllRings() {
+  RingRegistry& registry = Registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  return registry.rings;
 }
 
 void Emit(LogLevel level, const LogFields& fields, const char* format, va_list args) {
@@ -475,39 +539,57 @@ void LogWithFields(LogLevel level, const LogFields& fields, const char* format, 
 }
 
 std::vector<LogRecord> RecentLogs(size_t max) {
-  RecentRing& ring = Ring();
-  std::vector<LogRecord> out;
-  std::lock_guard<std::mutex> lock(ring.mutex);
-  uint64_t available = std::min<uint64_t>(ring.written, kRecentLogCapacity);
-  uint64_t count = std::min<uint64_t>(available, max);
-  out.reserve(count);
-  for (uint64_t n = ring.written - count; n < ring.written; ++n) {
-    const RecentSlot& slot = ring.slots[n % kRecentLogCapacity];
-    LogRecord record;
-    record.unix_ms = slot.unix_ms;
-    record.level = slot.level;
-    record.core = slot.core;
-    record.status_code = slot.status_code;
-    record.key.assign(slot.key, slot.key_size);
-    record.request_type.assign(slot.request_type, slot.request_type_size);
-    record.model.assign(slot.model, slot.model_size);
-    record.message.assign(slot.message, slot.message_size);
-    record.error_message.assign(slot.error, slot.error_size);
-    out.push_back(std::move(record));
+  max = std::min(max, kRecentLogCapacity);
+  // Each ring's entries, oldest first (in the order its thread wrote them).
+  std::vector<std::vector<LogRecord>> per_ring;
+  for (const ThreadRing* ring : AllRings()) {
+    uint64_t written = ring->written.load(std::memory_order_acquire);
+    uint64_t first = std::max(ring->cleared.load(std::memory_order_acquire),
+                              written - std::min<uint64_t>(written, kRecentLogCapacity));
+    // Only the newest `max` of each ring can be among the newest `max` of all.
+    first = std::max(first, written - std::min<uint64_t>(written, max));
+    std::vector<LogRecord> records;
+    records.reserve(written - first);
+    for (uint64_t n = first; n < written; ++n) {
+      LogRecord record;
+      if (ReadSlot(*ring, n, &record))
+        records.push_back(std::move(record));
+    }
+    if (!records.empty())
+      per_ring.push_back(std::move(records));
   }
-  return out;
+  // Merged by time, each ring's own order kept (its timestamps never decrease).
+  std::vector<LogRecord> merged;
+  std::vector<size_t> next(per_ring.size(), 0);
+  for (;;) {
+    size_t best = per_ring.size();
+    for (size_t r = 0; r < per_ring.size(); ++r) {
+      if (next[r] < per_ring[r].size() &&
+          (best == per_ring.size() ||
+           per_ring[r][next[r]].unix_ms < per_ring[best][next[best]].unix_ms)) {
+        best = r;
+      }
+    }
+    if (best == per_ring.size())
+      break;
+    merged.push_back(std::move(per_ring[best][next[best]++]));
+  }
+  if (merged.size() > max)
+    merged.erase(merged.begin(), merged.end() - static_cast<std::ptrdiff_t>(max));
+  return merged;
 }
 
 uint64_t RecentLogsWritten() {
-  RecentRing& ring = Ring();
-  std::lock_guard<std::mutex> lock(ring.mutex);
-  return ring.written;
+  uint64_t total = 0;
+  for (const ThreadRing* ring : AllRings())
+    total += ring->written.load(std::memory_order_acquire) -
+             ring->cleared.load(std::memory_order_acquire);
+  return total;
 }
 
 void ClearRecentLogs() {
-  RecentRing& ring = Ring();
-  std::lock_guard<std::mutex> lock(ring.mutex);
-  ring.written = 0;
+  for (ThreadRing* ring : AllRings())
+    ring->cleared.store(ring->written.load(std::memory_order_acquire), std::memory_order_release);
 }
 
 void CheckFailed(const char* condition, const char* file, int line) {

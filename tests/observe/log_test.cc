@@ -298,6 +298,20 @@ TEST(RecentLogsTest, ConcurrentWritersAndAReader) {
     while (!done.load()) {
       std::vector<LogRecord> records = RecentLogs();
       EXPECT_LE(records.size(), kRecentLogCapacity);
+      // Read while the writers write (each into its own ring, without a lock): every entry
+      // whole, each writer's in its order.
+      int seen[2] = {-1, -1};
+      for (const LogRecord& r : records) {
+        int id = -1;
+        int entry = -1;
+        if (r.message.rfind("writer ", 0) != 0)
+          continue;
+        ASSERT_EQ(sscanf(r.message.c_str(), "writer %d entry %d", &id, &entry), 2) << r.message;
+        ASSERT_TRUE(id == 0 || id == 1) << r.message;
+        ASSERT_EQ(r.core, id) << r.message;
+        ASSERT_GT(entry, seen[id]) << "out of order";
+        seen[id] = entry;
+      }
       reads.fetch_add(1);
     }
   });

@@ -86,10 +86,12 @@ struct LogRecord {
   std::string error_message;
 };
 
-// How many entries the ring keeps; the oldest go first.
+// How many entries each thread's ring keeps, and the most RecentLogs returns; the oldest go
+// first. Each thread that logs (a reactor core, the main thread, ...) writes its own ring, without
+// a lock (a seqlock per slot); readers merge the rings by time, each thread's order kept.
 inline constexpr size_t kRecentLogCapacity = 500;
 
-// The newest `max` entries (at most kRecentLogCapacity), oldest first.
+// The newest `max` entries of all threads (at most kRecentLogCapacity), oldest first.
 std::vector<LogRecord> RecentLogs(size_t max = kRecentLogCapacity);
 // Total entries ever kept (including those pushed out); for tests and the page's "new since".
 uint64_t RecentLogsWritten();
