@@ -1,4 +1,5 @@
 #include "ringgate/keys/key_list.h"
+#include "ringgate/common/mask.h"
 
 #include <string>
 #include <unordered_set>
@@ -109,24 +110,7 @@ std::string_view KeyLabel(std::string_view key) {
 }
 
 std::string MaskApiKeysInText(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    if (text.compare(i, 4, "AIza") == 0 && (i == 0 || !IsKeyChar(text[i - 1]))) {
-      size_t end = i + 4;
-      while (end < text.size() && IsKeyChar(text[end]))
-        ++end;
-      if (end - i >= 30) {
-        out.append(text.substr(i, 8));
-        out.append("...");
-        i = end;
-        continue;
-      }
-    }
-    out.push_back(text[i++]);
-  }
-  return out;
+  return MaskApiKeys(text);
 }
 
 KeyLists BuildKeyLists(std::vector<std::string> extracted, std::vector<std::string> invalid) {

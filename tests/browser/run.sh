@@ -9,12 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "browser: '$tool' not found; run tools/bootstrap (installs Debian's nodejs and npm)" >&2
-    exit 1
-  fi
-done
 if [[ -z "${CHROMIUM:-}" ]]; then
   # Debian's /usr/bin/chromium is a wrapper script; the real binary starts faster and takes the
   # same flags.
@@ -31,23 +25,8 @@ if [[ -z "${CHROMIUM:-}" ]]; then
 fi
 export CHROMIUM
 
-want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
-stamp=node_modules/.ringgate-lock-sha256
-install_if_stale() {
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-    return
-  fi
-  echo "browser: installing the pinned packages (npm ci)"
-  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-  echo "$want" >"$stamp"
-}
-if command -v flock >/dev/null; then
-  exec 9>.npm-ci.lock
-  flock 9
-  install_if_stale
-  flock -u 9
-else
-  install_if_stale
-fi
+# shellcheck source=tests/npm_pinned.sh
+source ../npm_pinned.sh
+npm_pinned_install browser
 
 exec node --test --test-reporter=spec ./*.test.mjs
