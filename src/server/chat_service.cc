@@ -1254,9 +1254,8 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
 }
 
 void ChatService::RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens) {
-  int64_t now = WallMillis();
-  keys_.RecordUsage(key, keys_.InternModel(model), tokens, now);
-  call_stats_.Record(now, tokens);
+  answered_calls_.push_back(AnsweredCall{key, keys_.InternModel(model), tokens});
+  call_stats_.Record(WallMillis(), tokens);
 }
 
 // ---- Dashboard hooks (AdminService) ----
@@ -1299,6 +1298,10 @@ void ChatService::AddKeys(std::span<const std::string> keys) {
 }
 
 void ChatService::OnVerdict(const UpstreamVerdict& verdict, uint32_t key, std::string_view model) {
+  if (verdict.kind == VerdictKind::kSuccess && !verdict.transport) {
+    answered_keys_.push_back(key);  // recorded with the iteration's other answers
+    return;
+  }
   int64_t now = WallMillis();
   if (std::optional<HealthEvent> event = HealthEventFor(verdict, key, model)) {
     PublishHealth(*event);
@@ -1720,7 +1723,24 @@ void ChatService::Retire(ChatExchange* exchange) {
   retired_.push_back(exchange);
 }
 
+void ChatService::CountAnswers() {
+  int64_t now = WallMillis();
+  const UsageCounters& usage = keys_.usage();
+  for (const AnsweredCall& call : answered_calls_)
+    usage.Prefetch(call.key, call.model);
+  for (uint32_t key : answered_keys_)
+    throttle_.Prefetch(key);
+  for (uint32_t key : answered_keys_)
+    throttle_.Record(key, /*got_429=*/false, 0, now);  // a success never trips it
+  for (const AnsweredCall& call : answered_calls_)
+    keys_.RecordUsage(call.key, call.model, call.tokens, now);
+  answered_keys_.clear();
+  answered_calls_.clear();
+}
+
 void ChatService::OnLoopEnd() {
+  if (!answered_keys_.empty() || !answered_calls_.empty())
+    CountAnswers();
   free_.insert(free_.end(), retired_.begin(), retired_.end());
   retired_.clear();
 }

@@ -45,6 +45,15 @@ class IpThrottleDetector {
   // model). Transport failures are ignored.
   std::optional<int64_t> Record(uint32_t key, const UpstreamVerdict& verdict, int64_t now_ms);
 
+  // Pulls toward the cache what Record(key, ...) will touch: key's counts and those of the
+  // oldest remembered answer (the next to be forgotten).
+  void Prefetch(uint32_t key) const {
+    if (key < counts_.size())
+      __builtin_prefetch(&counts_[key], 1);
+    if (size_ > 0 && ring_[head_].key < counts_.size())
+      __builtin_prefetch(&counts_[ring_[head_].key], 1);
+  }
+
   // The last trip's end (0 if none); active while now_ms < until_ms().
   int64_t until_ms() const { return until_ms_; }
   bool active(int64_t now_ms) const { return now_ms < until_ms_; }

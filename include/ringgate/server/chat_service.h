@@ -115,7 +115,8 @@ class ChatService {
   // Fetches the model list now and on every refresh interval (only with a key); core 0 also
   // checks every key in the background unless SKIP_CHECK_API_KEY.
   void Start();
-  // Frees the exchanges that finished during this loop iteration.
+  // Counts the successful answers of this loop iteration, then frees the exchanges that finished
+  // during it.
   void OnLoopEnd();
 
   // ---- Keys ----
@@ -131,7 +132,11 @@ class ChatService {
   // A health event from another core.
   void ApplyRemoteHealth(const HealthEvent& event) { keys_.Apply(event); }
 
-  // A successful upstream answer: usage per key and model, and the minute statistics.
+  // A successful upstream answer: usage per key and model, and the minute statistics. The per-key
+  // counters (and the throttle detector's record of the answer, see OnVerdict) are updated at the
+  // end of the loop iteration, all of the iteration's answers together: with thousands of keys
+  // each answer's counters are cold, and fetched together their cache misses overlap instead of
+  // stalling each answer in turn. The soft daily limit sees a call at most one iteration late.
   void RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens);
 
   // ---- For the dashboard (AdminService) ----
@@ -228,6 +233,15 @@ class ChatService {
   IpThrottleDetector throttle_;
   Timer usage_timer_;
   std::vector<HealthEvent> usage_events_;
+  // This iteration's successful answers, counted at its end (RecordSuccessfulCall).
+  struct AnsweredCall {
+    uint32_t key;
+    ModelId model;
+    uint64_t tokens;
+  };
+  std::vector<AnsweredCall> answered_calls_;
+  std::vector<uint32_t> answered_keys_;  // successes for the throttle detector (OnVerdict)
+  void CountAnswers();
   TrustedProxies trusted_proxies_;
   RateLimiter limiter_;
   std::vector<std::unique_ptr<ChatExchange>> exchanges_;  // every exchange object, reused
