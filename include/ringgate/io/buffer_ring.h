@@ -45,13 +45,17 @@ class BufferRing {
   void Recycle(uint16_t buffer_id);
 
  private:
-  char* BufferAddress(uint32_t id) const { return buffers_ + static_cast<size_t>(id) * buffer_size_; }
+  char* BufferAddress(uint32_t id) const {
+    return buffers_ + static_cast<size_t>(id) * buffer_size_;
+  }
 
   io_uring* ring_ = nullptr;
   io_uring_buf_ring* br_ = nullptr;
   size_t ring_bytes_ = 0;
   char* buffers_ = nullptr;
   size_t buffer_bytes_ = 0;
+  void* buffers_mapping_ = nullptr;  // the mapping buffers_ lies in (aligned inside it)
+  size_t buffers_mapping_bytes_ = 0;
   uint32_t count_ = 0;
   uint32_t buffer_size_ = 0;
   uint16_t group_id_ = 0;
