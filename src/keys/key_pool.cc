@@ -203,7 +203,13 @@ void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
 void KeyPoolShard::PrefetchNext(const ModelState& s, ModelId model) const {
   uint32_t key;
   if (!s.stack.empty()) {
-    key = s.stack.back();
+    // The top may hold keys that left ready since the shuffle (Pick skips them): look past a few.
+    size_t at = s.stack.size() - 1;
+    for (size_t looked = 0; at > 0 && looked < 4 && (s.state[s.stack[at]] & kStateMask) != kReady;
+         ++looked) {
+      --at;
+    }
+    key = s.stack[at];
   } else if (!s.soft.empty()) {
     key = s.soft[s.next_soft_draw % s.soft.size()];
   } else {
