@@ -5,6 +5,12 @@
 # and wrk -t1 -c64 on CPU 1. Prints req/s and ringgate CPU µs/request per run and the ratios.
 #
 #   bench/keys_scale.sh                 # KEYS=5000 ROUNDS=2 DURATION=8s
+#
+# With B_BIN set it compares two binaries instead, both with the KEYS keys: RINGGATE_BIN (A)
+# against B_BIN (B, with the extra environment B_ENV, NAME=VALUE words), alternated the same way;
+# the ratios are B / A. E.g. an old build against the current one:
+#   B_BIN=build/ringgate RINGGATE_BIN=/tmp/ringgate-old ROUNDS=3 DURATION=6s bench/keys_scale.sh
+#   KEYS=1 B_BIN=...                    # the same with one key
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -40,12 +46,14 @@ for chunk, start in enumerate(range(0, n, 2000)):
 PY
 printf '%s' '{"model":"gemini-2.5-flash","messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"Say something short."}]}' >"$work/body.json"
 
-run() {  # keys_file label
+run() {  # keys_file label group binary [NAME=VALUE...]
   start_fake "$FAKE_BIN" "$CLIENT_CPU" "$work/fake.out"
   local -a key_env
   mapfile -t key_env <"$1"
-  start_ringgate_chat "$RINGGATE_BIN" "$SERVER_CPU" "$FAKE_PORT" "$work/rg.out" \
-    "${key_env[@]}" SKIP_CHECK_API_KEY=true NONSTREAM_KEEPALIVE_ENABLED=false
+  local label=$2 group=$3 binary=$4
+  shift 4
+  start_ringgate_chat "$binary" "$SERVER_CPU" "$FAKE_PORT" "$work/rg.out" \
+    "${key_env[@]}" SKIP_CHECK_API_KEY=true NONSTREAM_KEEPALIVE_ENABLED=false "$@"
   for _ in $(seq 50); do
     curl -sf -o /dev/null -H "Authorization: Bearer $RG_PASSWORD" \
       "http://127.0.0.1:$RG_PORT/v1/models" && break
@@ -60,28 +68,40 @@ run() {  # keys_file label
     -s bench/wrk/post.lua "http://127.0.0.1:$RG_PORT/v1/chat/completions"
   after=$(proc_ticks "$RG_PID" | cut -d' ' -f1)
   wrk_fields "$work/wrk"
-  [[ -z "$WRK_ERRORS" ]] || die "$2: $WRK_ERRORS"
+  [[ -z "$WRK_ERRORS" ]] || die "$label: $WRK_ERRORS"
   local cpu
   cpu=$(cpu_us_per $((after - before)) "$WRK_REQUESTS")
-  printf '  %-10s %9.0f req/s  %6s CPU us/req\n' "$2" "$WRK_RPS" "$cpu"
-  echo "$2 $WRK_RPS $cpu" >>"$work/results"
+  printf '  %-10s %9.0f req/s  %6s CPU us/req\n' "$label" "$WRK_RPS" "$cpu"
+  echo "$group $WRK_RPS $cpu" >>"$work/results"
   stop_pid "$RG_PID"; RG_PID=""
   stop_pid "$FAKE_PID"; FAKE_PID=""
 }
 
 echo "GEMINI_API_KEYS=AIzaSy$(printf 'k%.0s' $(seq 1 33))" >"$work/one"
+read -r -a b_env <<<"${B_ENV:-}"
 for round in $(seq "$ROUNDS"); do
   echo "round $round"
-  run "$work/one" "1 key"
-  run "$work/keys" "$KEYS keys"
+  if [[ -n "${B_BIN:-}" ]]; then
+    run "$work/keys" "A" a "$RINGGATE_BIN"
+    run "$work/keys" "B" b "$B_BIN" "${b_env[@]}"
+  else
+    run "$work/one" "1 key" a "$RINGGATE_BIN"
+    run "$work/keys" "$KEYS keys" b "$RINGGATE_BIN"
+  fi
 done
-python3 - "$work/results" "$KEYS" <<'PY'
+if [[ -n "${B_BIN:-}" ]]; then
+  names=("A ($RINGGATE_BIN)" "B ($B_BIN ${B_ENV:-})")
+else
+  names=("1 key" "$KEYS keys")
+fi
+python3 - "$work/results" "${names[@]}" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-one = [r for r in rows if r[1] == "key"]
-many = [r for r in rows if r[1] == "keys"]
-rps1 = statistics.median(float(r[2]) for r in one); rpsn = statistics.median(float(r[2]) for r in many)
-cpu1 = statistics.median(float(r[3]) for r in one); cpun = statistics.median(float(r[3]) for r in many)
-print(f"medians: 1 key {rps1:.0f} req/s {cpu1:.2f} us/req; {sys.argv[2]} keys {rpsn:.0f} req/s {cpun:.2f} us/req")
-print(f"ratios ({sys.argv[2]} keys / 1 key): req/s {rpsn / rps1:.3f}, CPU/req {cpun / cpu1:.3f}")
+a = [r for r in rows if r[0] == "a"]
+b = [r for r in rows if r[0] == "b"]
+rps_a = statistics.median(float(r[1]) for r in a); rps_b = statistics.median(float(r[1]) for r in b)
+cpu_a = statistics.median(float(r[2]) for r in a); cpu_b = statistics.median(float(r[2]) for r in b)
+name_a, name_b = sys.argv[2], sys.argv[3]
+print(f"medians: {name_a} {rps_a:.0f} req/s {cpu_a:.2f} us/req; {name_b} {rps_b:.0f} req/s {cpu_b:.2f} us/req")
+print(f"ratios ({name_b} / {name_a}): req/s {rps_b / rps_a:.3f}, CPU/req {cpu_b / cpu_a:.3f}")
 PY
