@@ -73,7 +73,8 @@ size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined
     flags_.push_back(flags);
     if (quarantined)
       ++quarantined_count_;
-    NoteKeyCalls(index, usage_.Key(index).calls);
+    flags_.back().calls_today = static_cast<uint32_t>(usage_.Key(index).calls);
+    NoteKeyCalls(index, flags_.back().calls_today);
     for (auto& s : states_) {
       if (!s)
         continue;
@@ -350,7 +351,10 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
       if (event.until_ms > usage_.day_end_ms())
         ResetUsage(event.until_ms);
       UsageDelta delta{event.key, models_.Intern(event.model.view()), event.calls, event.tokens};
-      NoteKeyCalls(event.key, usage_.Merge(delta, event.until_ms));
+      if (usage_.Merge(delta, event.until_ms)) {
+        flags_[event.key].calls_today += event.calls;
+        NoteKeyCalls(event.key, flags_[event.key].calls_today);
+      }
       ++change_count_;
       return;
     }
@@ -376,6 +380,7 @@ void KeyPoolShard::ResetUsage(int64_t day_end_ms) {
   usage_.ResetToDay(day_end_ms);
   ++change_count_;
   for (uint32_t key = 0; key < flags_.size(); ++key) {
+    flags_[key].calls_today = 0;
     if (!flags_[key].over_limit)
       continue;
     flags_[key].over_limit = false;
@@ -392,7 +397,8 @@ void KeyPoolShard::RecordUsage(uint32_t key, ModelId usage_model, uint64_t token
   MaybeDailyReset(now_ms);
   if (key >= flags_.size())
     return;
-  NoteKeyCalls(key, usage_.Add(key, usage_model, 1, tokens));
+  usage_.Add(key, usage_model, 1, tokens);
+  NoteKeyCalls(key, ++flags_[key].calls_today);
   ++change_count_;
 }
 

@@ -8,11 +8,26 @@ IpThrottleDetector::IpThrottleDetector(ThrottleOptions options)
     : options_(options), ring_(std::max<size_t>(options.max_events, 1)) {}
 
 void IpThrottleDetector::Forget(const Event& e) {
-  Counts& c = counts_[e.key];
-  if (e.got_429 && --c.got_429 == 0)
+  if (e.got_429 && --got_429_[e.key] == 0)
     --distinct_429_;
-  if (--c.answers == 0)
-    --distinct_keys_;
+}
+
+size_t IpThrottleDetector::distinct_keys() const {
+  if (++scan_ == 0) {  // wrapped: old marks could collide with the new scan's number
+    std::fill(seen_in_scan_.begin(), seen_in_scan_.end(), 0);
+    scan_ = 1;
+  }
+  size_t distinct = 0;
+  for (size_t i = 0; i < size_; ++i) {
+    uint32_t key = ring_[(head_ + i) % ring_.size()].key;
+    if (key >= seen_in_scan_.size())
+      seen_in_scan_.resize(static_cast<size_t>(key) + 1, 0);
+    if (seen_in_scan_[key] != scan_) {
+      seen_in_scan_[key] = scan_;
+      ++distinct;
+    }
+  }
+  return distinct;
 }
 
 void IpThrottleDetector::PopOldest() {
@@ -23,8 +38,8 @@ void IpThrottleDetector::PopOldest() {
 
 void IpThrottleDetector::Clear() {
   head_ = size_ = 0;
-  std::fill(counts_.begin(), counts_.end(), Counts{});
-  distinct_keys_ = distinct_429_ = 0;
+  std::fill(got_429_.begin(), got_429_.end(), 0);
+  distinct_429_ = 0;
 }
 
 std::optional<int64_t> IpThrottleDetector::Record(uint32_t key, bool got_429,
@@ -39,20 +54,17 @@ std::optional<int64_t> IpThrottleDetector::Record(uint32_t key, bool got_429,
 
   ring_[(head_ + size_) % ring_.size()] = Event{now_ms, retry_delay_ms, key, got_429};
   ++size_;
-  if (key >= counts_.size())
-    counts_.resize(static_cast<size_t>(key) + 1);
-  Counts& c = counts_[key];
-  if (c.answers++ == 0)
-    ++distinct_keys_;
-  if (got_429 && c.got_429++ == 0)
-    ++distinct_429_;
   if (!got_429)
     return std::nullopt;
+  if (key >= got_429_.size())
+    got_429_.resize(static_cast<size_t>(key) + 1, 0);
+  if (got_429_[key]++ == 0)
+    ++distinct_429_;
 
   if (distinct_429_ < std::max<uint32_t>(options_.min_distinct_keys, 1))
     return std::nullopt;
   if (static_cast<double>(distinct_429_) <
-      options_.min_fraction * static_cast<double>(distinct_keys_)) {
+      options_.min_fraction * static_cast<double>(distinct_keys())) {
     return std::nullopt;
   }
   int64_t backoff = options_.backoff_ms;

@@ -11,20 +11,16 @@ UsageCounters::UsageCounters(int64_t now_ms, UsagePublishOptions options)
 
 UsageCounters::Cell& UsageCounters::Count(uint32_t key, ModelId model, uint32_t calls,
                                           uint64_t tokens) {
-  if (key >= per_key_.size())
-    per_key_.resize(static_cast<size_t>(key) + 1);
+  key_slots_ = std::max(key_slots_, static_cast<size_t>(key) + 1);
   if (model >= per_model_.size())
     per_model_.resize(static_cast<size_t>(model) + 1);
-  CallsTokens& k = per_key_[key];
-  k.calls += calls;
-  k.tokens += tokens;
   per_model_[model].calls += calls;
   per_model_[model].tokens += tokens;
   if (model >= key_model_.size())
     key_model_.resize(static_cast<size_t>(model) + 1);
   std::vector<Cell>& keys = key_model_[model];
   if (key >= keys.size())
-    keys.resize(std::max<size_t>(static_cast<size_t>(key) + 1, per_key_.size()));
+    keys.resize(key_slots_);
   Cell& cell = keys[key];
   cell.counts.calls += calls;
   cell.counts.tokens += tokens;
@@ -33,27 +29,25 @@ UsageCounters::Cell& UsageCounters::Count(uint32_t key, ModelId model, uint32_t 
   return cell;
 }
 
-uint64_t UsageCounters::Add(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens) {
+void UsageCounters::Add(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens) {
   Cell& cell = Count(key, model, calls, tokens);
   if (cell.pending_calls == 0 && cell.pending_tokens == 0)
     dirty_.emplace_back(key, model);
   cell.pending_calls += calls;
   cell.pending_tokens += tokens;
   pending_calls_ += calls;
-  return per_key_[key].calls;
 }
 
-uint64_t UsageCounters::Merge(const UsageDelta& delta, int64_t day_end_ms) {
+bool UsageCounters::Merge(const UsageDelta& delta, int64_t day_end_ms) {
   if (day_end_ms > day_end_ms_)
     ResetToDay(day_end_ms);
   if (day_end_ms < day_end_ms_)
-    return Key(delta.key).calls;
+    return false;
   Count(delta.key, delta.model, delta.calls, delta.tokens);
-  return per_key_[delta.key].calls;
+  return true;
 }
 
 void UsageCounters::Clear() {
-  per_key_.assign(per_key_.size(), CallsTokens{});
   per_model_.assign(per_model_.size(), CallsTokens{});
   for (std::vector<Cell>& keys : key_model_)
     keys.assign(keys.size(), Cell{});
@@ -111,7 +105,14 @@ void UsageCounters::DiscardPending(int64_t now_ms) {
 }
 
 CallsTokens UsageCounters::Key(uint32_t key) const {
-  return key < per_key_.size() ? per_key_[key] : CallsTokens{};
+  CallsTokens sum;
+  for (const std::vector<Cell>& keys : key_model_) {
+    if (key < keys.size()) {
+      sum.calls += keys[key].counts.calls;
+      sum.tokens += keys[key].counts.tokens;
+    }
+  }
+  return sum;
 }
 
 CallsTokens UsageCounters::Model(ModelId model) const {

@@ -1730,8 +1730,6 @@ void ChatService::CountAnswers() {
   for (const AnsweredCall& call : answered_calls_)
     usage.Prefetch(call.key, call.model);
   for (uint32_t key : answered_keys_)
-    throttle_.Prefetch(key);
-  for (uint32_t key : answered_keys_)
     throttle_.Record(key, /*got_429=*/false, 0, now);  // a success never trips it
   for (const AnsweredCall& call : answered_calls_)
     keys_.RecordUsage(call.key, call.model, call.tokens, now);

@@ -231,6 +231,9 @@ class KeyPoolShard {
     bool forgotten = false;  // quarantined and cleared from the lists (Forget)
     HealthReason reason = HealthReason::kUnknown;  // of the quarantine
     uint16_t http_status = 0;
+    // Calls today over every model (this core's and the merged ones): the daily limit's count,
+    // beside the flags a call reads anyway.
+    uint32_t calls_today = 0;
   };
 
   struct ModelState {

@@ -45,20 +45,14 @@ class IpThrottleDetector {
   // model). Transport failures are ignored.
   std::optional<int64_t> Record(uint32_t key, const UpstreamVerdict& verdict, int64_t now_ms);
 
-  // Pulls toward the cache what Record(key, ...) will touch: key's counts and those of the
-  // oldest remembered answer (the next to be forgotten).
-  void Prefetch(uint32_t key) const {
-    if (key < counts_.size())
-      __builtin_prefetch(&counts_[key], 1);
-    if (size_ > 0 && ring_[head_].key < counts_.size())
-      __builtin_prefetch(&counts_[ring_[head_].key], 1);
-  }
-
   // The last trip's end (0 if none); active while now_ms < until_ms().
   int64_t until_ms() const { return until_ms_; }
   bool active(int64_t now_ms) const { return now_ms < until_ms_; }
   size_t distinct_keys_429() const { return distinct_429_; }
-  size_t distinct_keys() const { return distinct_keys_; }
+  // Distinct keys among the remembered answers; counted when asked (a scan of the window), so
+  // that a success costs no per-key work: with thousands of keys that work was a cache miss per
+  // answer. Asked only when a 429 could trip the detector.
+  size_t distinct_keys() const;
 
  private:
   struct Event {
@@ -67,10 +61,7 @@ class IpThrottleDetector {
     uint32_t key;
     bool got_429;
   };
-  struct Counts {
-    uint32_t answers = 0;
-    uint32_t got_429 = 0;
-  };
+
   void Forget(const Event& e);
   void Clear();
   void PopOldest();
@@ -80,11 +71,13 @@ class IpThrottleDetector {
   std::vector<Event> ring_;
   size_t head_ = 0;
   size_t size_ = 0;
-  // By key index: answers and 429s in the window (a flat array: every success passes here, so
-  // no hashing and no node allocation, however many keys there are).
-  std::vector<Counts> counts_;
-  size_t distinct_keys_ = 0;
+  // By key index: 429s in the window (a flat array: no hashing, no node allocation, however many
+  // keys there are). Successes are not counted per key (see distinct_keys()).
+  std::vector<uint32_t> got_429_;
   size_t distinct_429_ = 0;
+  // distinct_keys()'s scratch: per key, the scan that last saw it.
+  mutable std::vector<uint32_t> seen_in_scan_;
+  mutable uint32_t scan_ = 0;
   int64_t until_ms_ = 0;
 };
 

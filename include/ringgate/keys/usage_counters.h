@@ -43,11 +43,11 @@ class UsageCounters {
  public:
   UsageCounters(int64_t now_ms, UsagePublishOptions options = {});
 
-  // This core's usage: counted now and queued for publication. Returns the key's calls today.
-  uint64_t Add(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens);
-  // Another core's published delta for the usage day ending at day_end_ms. Returns the key's
-  // calls today (unchanged when the delta was dropped).
-  uint64_t Merge(const UsageDelta& delta, int64_t day_end_ms);
+  // This core's usage: counted now and queued for publication.
+  void Add(uint32_t key, ModelId model, uint32_t calls, uint64_t tokens);
+  // Another core's published delta for the usage day ending at day_end_ms; false when it was
+  // dropped (an older day).
+  bool Merge(const UsageDelta& delta, int64_t day_end_ms);
 
   // Resets when now_ms has reached the end of the usage day; true if it did.
   bool ResetIfNewDay(int64_t now_ms);
@@ -70,13 +70,14 @@ class UsageCounters {
   void Prefetch(uint32_t key, ModelId model) const {
     if (model < per_model_.size())
       __builtin_prefetch(&per_model_[model], 1);
-    if (key < per_key_.size())
-      __builtin_prefetch(&per_key_[key], 1);
     if (model < key_model_.size() && key < key_model_[model].size())
       __builtin_prefetch(&key_model_[model][key], 1);
   }
 
   // Views (this core's + merged).
+  // A key's calls and tokens today over every model: a sum over the models' arrays (the
+  // dashboard and the metrics ask, never the per-call path: a call touches only its
+  // (key, model) cell, one cache line however many keys).
   CallsTokens Key(uint32_t key) const;
   CallsTokens Model(ModelId model) const;
   CallsTokens KeyModel(uint32_t key, ModelId model) const;
@@ -109,7 +110,8 @@ class UsageCounters {
   UsagePublishOptions options_;
   int64_t day_end_ms_;
   int64_t last_publish_ms_;
-  std::vector<CallsTokens> per_key_;
+  // One past the highest key counted: every model's array is grown to it at once.
+  size_t key_slots_ = 0;
   std::vector<CallsTokens> per_model_;
   // [model][key]: flat arrays, so counting a call touches no hash table however many keys.
   std::vector<std::vector<Cell>> key_model_;
