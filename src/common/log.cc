@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ringgate/common/mask.h"
+#include "ringgate/common/utf8.h"
 
 namespace ringgate {
 namespace {
@@ -76,39 +77,6 @@ struct MaskedField {
   std::string_view view() const { return std::string_view(data, size); }
 };
 
-// Length of the valid UTF-8 sequence at text[i], or 0 when the byte there does not start one.
-size_t Utf8SequenceAt(std::string_view text, size_t i) {
-  unsigned char lead = static_cast<unsigned char>(text[i]);
-  size_t length;
-  uint32_t min;
-  if (lead < 0x80)
-    return 1;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2;
-    min = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3;
-    min = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size())
-    return 0;
-  uint32_t code = lead & (0x7F >> length);
-  for (size_t k = 1; k < length; ++k) {
-    unsigned char next = static_cast<unsigned char>(text[i + k]);
-    if ((next & 0xC0) != 0x80)
-      return 0;
-    code = (code << 6) | (next & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
-    return 0;
-  return length;
-}
-
 // Appends to a fixed buffer, dropping what does not fit (the reserve stays free for the end).
 class LineBuilder {
  public:
@@ -152,7 +120,7 @@ class LineBuilder {
           Raw(std::string_view(escape, 6));
         }
         ++i;
-      } else if (size_t length = Utf8SequenceAt(text, i); length > 0) {
+      } else if (size_t length = c < 0x80 ? 1 : Utf8SequenceLength(text, i); length > 0) {
         Raw(text.substr(i, length));
         i += length;
       } else {

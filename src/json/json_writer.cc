@@ -4,39 +4,18 @@
 #include <cmath>
 #include <cstring>
 
+#include "ringgate/common/utf8.h"
+
 namespace ringgate {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t min;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2, min = 0x80;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3, min = 0x800;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  uint32_t cp = c & (0x7f >> n);
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
-
 // Bytes that need attention: '"', '\\', control characters and every non-ASCII byte (to check
 // UTF-8). Everything else is copied in runs.
-constexpr bool IsPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+constexpr bool IsPlain(unsigned char c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
 
 // True when none of the 8 bytes needs attention (SWAR: no byte < 0x20, >= 0x80, '"' or '\\').
 inline bool EightPlain(const char* p) {
@@ -59,9 +38,12 @@ void AppendJsonString(std::string& out, std::string_view text) {
   size_t i = 0;
   const size_t n = text.size();
   while (i < n) {
-    while (i + 8 <= n && EightPlain(text.data() + i)) i += 8;
-    while (i < n && IsPlain(static_cast<unsigned char>(text[i]))) ++i;
-    if (i >= n) break;
+    while (i + 8 <= n && EightPlain(text.data() + i))
+      i += 8;
+    while (i < n && IsPlain(static_cast<unsigned char>(text[i])))
+      ++i;
+    if (i >= n)
+      break;
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       size_t length = Utf8SequenceLength(text, i);
@@ -76,13 +58,27 @@ void AppendJsonString(std::string& out, std::string_view text) {
     }
     out.append(text.data() + run, i - run);
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
       default: {
         char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out.append(esc, 6);

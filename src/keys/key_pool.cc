@@ -232,7 +232,6 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
     return result;
   }
   ModelState& s = StateFor(model);
-  last_model_ = model;
   SweepRests(s, now_ms);
 
   if (!s.ready.empty()) {

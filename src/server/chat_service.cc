@@ -1196,7 +1196,6 @@ void ChatService::HandleModels(HttpRequest& request, Responder& responder) {
 
 void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
   uint64_t received_us = shard_.now_us();  // when the request's last bytes were reaped
-  keys_.PrefetchLikelyNext();
   std::string cors;
   if (!Admit(request, responder, &cors))
     return;

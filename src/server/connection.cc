@@ -1,7 +1,5 @@
 #include "ringgate/server/connection.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -11,6 +9,7 @@
 #include "ringgate/common/log.h"
 #include "ringgate/http/response.h"
 #include "ringgate/observe/metrics.h"
+#include "ringgate/policy/rate_limit.h"
 #include "ringgate/server/op.h"
 #include "ringgate/server/shard.h"
 
@@ -418,12 +417,9 @@ void ClientConnection::NoteResponseEnd(bool completed) {
 void ClientConnection::WriteAccessLog(bool completed) {
   if (response_status_ < 0)
     return;
-  char ip[INET6_ADDRSTRLEN] = "-";
-  if (peer_.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer_)->sin_addr, ip, sizeof(ip));
-  } else if (peer_.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer_)->sin6_addr, ip, sizeof(ip));
-  }
+  std::optional<IpAddress> peer =
+      IpAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&peer_));
+  std::string ip = peer ? peer->ToString() : "-";
   LogFields fields;
   fields.method = request_parsed_ ? std::string_view(access_method_) : "-";
   fields.path = request_parsed_ ? std::string_view(access_path_) : "-";

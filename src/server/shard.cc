@@ -99,10 +99,7 @@ Status Shard::Init() {
 }
 
 void Shard::ConnectAdminToStorage() {
-  // settings.json keeps what was edited at run time (or came from the file); the key lists are
-  // the pool's minus the keys "clear invalid keys" forgot; the statistics are the minute buckets.
-  snapshotter_->set_settings_source([this] { return admin_->settings().RuntimeSnapshot(); });
-  snapshotter_->set_stats_source([this] { return chat_->call_stats().ToJson(WallMillis()); });
+  // What the dashboard changes and the pool's counters do not show gets saved within a second.
   admin_->set_change_hook([this](AdminChange change) {
     switch (change) {
       case AdminChange::kSettings:

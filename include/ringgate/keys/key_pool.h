@@ -122,13 +122,6 @@ class KeyPoolShard {
     return Pick(InternModel(model), now_ms, tried);
   }
 
-  // A request is coming (its translation runs first): pulls toward the cache the key the next
-  // Pick of the last picked model will hand out, a few microseconds ahead of the pick.
-  void PrefetchLikelyNext() const {
-    if (last_model_ < states_.size() && states_[last_model_])
-      PrefetchNext(*states_[last_model_], last_model_);
-  }
-
   // Applies a HealthEvent (this core's or another's). Events naming an unknown key are ignored.
   void Apply(const HealthEvent& event);
 
@@ -293,7 +286,6 @@ class KeyPoolShard {
   uint64_t change_count_ = 0;
   uint64_t key_list_change_count_ = 0;
   std::vector<uint32_t> set_aside_;  // Pick's scratch (tried keys popped from the stack)
-  ModelId last_model_ = 0;           // of the last Pick (PrefetchLikelyNext)
   std::vector<UsageDelta> deltas_;   // TakeUsageEvents' scratch
 };
 

@@ -118,7 +118,7 @@ class Shard final : public Reactor::Handler {
   void Release(ClientConnection* connection);
 
  private:
-  // Core 0 with storage and a dashboard: the snapshotter's sources and the admin's change hook.
+  // Core 0 with storage and a dashboard: dashboard changes mark the persistence files dirty.
   void ConnectAdminToStorage();
   void OnCompletion(const io_uring_cqe& cqe) override;
   void OnLoopEnd() override;

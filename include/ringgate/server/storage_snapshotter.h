@@ -5,13 +5,12 @@
 // to the Storage writer's thread. Rendering costs a few microseconds per key; nothing here runs
 // per request, and no file is touched on this thread.
 //
-// The admin part plugs its own sources in (all on core 0): the settings registry's values, the
-// key lists it manages and its statistics. Until then the settings come from core 0's Config and
-// ChatSettings, the key lists from the pool, and the statistics slot keeps what was loaded.
+// What it saves: the settings edited at run time (the dashboard's registry, RuntimeSnapshot), the
+// key lists (the pool's, minus the keys "clear invalid keys" forgot), the key state, and the
+// minute statistics.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include "ringgate/io/timer_wheel.h"
@@ -35,11 +34,6 @@ class StorageSnapshotter {
   // How often core 0 looks for changes; the writer debounces further.
   static constexpr uint64_t kIntervalMs = 1000;
 
-  using SettingsSource = std::function<SettingsList()>;
-  using KeyListsSource = std::function<KeyLists()>;
-  // The statistics slot's JSON text ("" for none).
-  using StatsSource = std::function<std::string()>;
-
   // On core 0, after its ChatService exists; both outlive this object.
   StorageSnapshotter(Shard& shard, Storage& storage);
   StorageSnapshotter(const StorageSnapshotter&) = delete;
@@ -53,25 +47,16 @@ class StorageSnapshotter {
   // Saves what changed now, without waiting for the timer (shutdown: after the reactor stopped).
   void SaveNow();
 
-  void set_settings_source(SettingsSource source) { settings_source_ = std::move(source); }
-  void set_key_lists_source(KeyListsSource source) { key_lists_source_ = std::move(source); }
-  void set_stats_source(StatsSource source) { stats_source_ = std::move(source); }
-
   // Snapshots handed to the writer so far (tests).
   uint64_t settings_saves() const { return settings_saves_; }
   uint64_t state_saves() const { return state_saves_; }
 
  private:
   void OnTimer();
-  SettingsList DefaultSettings() const;
-  KeyLists DefaultKeyLists() const;
 
   Shard& shard_;
   Storage& storage_;
   Timer timer_;
-  SettingsSource settings_source_;
-  KeyListsSource key_lists_source_;
-  StatsSource stats_source_;
   bool settings_dirty_ = true;  // the first check writes both files: the environment may differ
   bool state_dirty_ = true;
   uint64_t seen_changes_ = 0;
