@@ -45,9 +45,24 @@ std::string ImageChat() {
          b64 + R"("}}]}]})";
 }
 
-void Run(benchmark::State& state, const std::string& body, bool padded) {
+// The body bench/chat_vs_nginx.sh sends (a system and a user message), translated with the
+// server's defaults: HAJIMI's two disguise turns and its thinking configuration.
+std::string LoadTestChat() {
+  return R"({"model":"gemini-2.5-flash","messages":[{"role":"system","content":"You are a helpful )"
+         R"(assistant."},{"role":"user","content":"Write one sentence about the sea."}],)"
+         R"("temperature":0.7,"max_tokens":256})";
+}
+
+void Run(benchmark::State& state, const std::string& body, bool padded,
+         bool server_defaults = false) {
   ringgate::ChatRequestTranslator translator;
   ringgate::ChatTranslateOptions options;
+  if (server_defaults) {
+    options.enable_thinking_config = true;
+    options.model_supports_thinking = [](std::string_view) { return true; };
+    options.disguise_first = "q8ZkT3vWb1";
+    options.disguise_last = "Xr4mN0pLs7";
+  }
   std::string buffer = body;
   buffer.append(64, '\0');  // SIMDJSON_PADDING slack, as a receive buffer would have
   std::string_view view(buffer.data(), body.size());
@@ -77,6 +92,11 @@ void BM_TranslateImage200KPadded(benchmark::State& state) {
   Run(state, ImageChat(), true);
 }
 
+void BM_TranslateLoadTestChat(benchmark::State& state) {
+  Run(state, LoadTestChat(), true, true);
+}
+
+BENCHMARK(BM_TranslateLoadTestChat);
 BENCHMARK(BM_TranslateTypicalChat);
 BENCHMARK(BM_TranslateTypicalChatPadded);
 BENCHMARK(BM_TranslateImage200K);

@@ -66,15 +66,19 @@ std::string_view Utf8Prefix(std::string_view text, size_t max) {
 template <size_t N>
 struct MaskedField {
   char data[N];
-  size_t size = 0;
-  explicit MaskedField(std::string_view text) {
-    if (text.empty())
+  std::string_view text;
+  explicit MaskedField(std::string_view field) {
+    if (field.empty())
       return;  // most fields of most lines: nothing to copy or scan
-    text = Utf8Prefix(text, N);
+    text = Utf8Prefix(field, N);
+    // Copied (to be masked in place) only when a key could be in it: nearly every field has no
+    // "AIza" at all, and the per-request entry has several fields.
+    if (text.size() < kShortestApiKey || memmem(text.data(), text.size(), "AIza", 4) == nullptr)
+      return;
     memcpy(data, text.data(), text.size());
-    size = MaskApiKeysInPlace(data, text.size());
+    text = std::string_view(data, MaskApiKeysInPlace(data, text.size()));
   }
-  std::string_view view() const { return std::string_view(data, size); }
+  std::string_view view() const { return text; }
 };
 
 // Appends to a fixed buffer, dropping what does not fit (the reserve stays free for the end).
@@ -351,6 +355,12 @@ void KeepRecent(LogLevel level, const timespec& now, const LogFields& fields, co
   CopyInto(slot.error, &slot.error_size, p.error_message);
   slot.seq.store(seq + 2, std::memory_order_release);
   ring.written.store(n + 1, std::memory_order_release);
+  // The next entry goes to the next slot, which the ring's walk has long evicted: fetch the lines
+  // a per-request entry writes now, so the next request does not wait for them.
+  const char* next = reinterpret_cast<const char*>(&ring.slots[(n + 1) % kRecentLogCapacity]);
+  __builtin_prefetch(next, 1);
+  __builtin_prefetch(next + 64, 1);
+  __builtin_prefetch(next + 128, 1);
 }
 
 // A copy of entry n of `ring`, unless the writer is on it or has moved past it meanwhile.

@@ -5,7 +5,6 @@
 namespace ringgate {
 namespace {
 
-constexpr size_t kShortestKey = 30;
 constexpr std::string_view kKeyStart = "AIza";
 constexpr std::string_view kMaskTail = "...";
 constexpr size_t kKeptPrefix = 8;
@@ -17,20 +16,20 @@ bool IsKeyChar(char c) {
 
 // The length of the key starting at text[i], or 0 when none starts there.
 size_t KeyAt(const char* text, size_t size, size_t i) {
-  if (size - i < kShortestKey || memcmp(text + i, kKeyStart.data(), kKeyStart.size()) != 0)
+  if (size - i < kShortestApiKey || memcmp(text + i, kKeyStart.data(), kKeyStart.size()) != 0)
     return 0;
   if (i > 0 && IsKeyChar(text[i - 1]))
     return 0;  // inside a longer token
   size_t end = i + kKeyStart.size();
   while (end < size && IsKeyChar(text[end]))
     ++end;
-  return end - i >= kShortestKey ? end - i : 0;
+  return end - i >= kShortestApiKey ? end - i : 0;
 }
 
 }  // namespace
 
 size_t MaskApiKeysInPlace(char* text, size_t size) {
-  if (size < kShortestKey)
+  if (size < kShortestApiKey)
     return size;  // too short to hold one (model names, request types)
   // Nearly every line has no key: find the first one before moving anything.
   const void* first = memmem(text, size, kKeyStart.data(), kKeyStart.size());

@@ -66,7 +66,11 @@ void ResponseParser::Reset(bool head_request, uint64_t max_body_bytes) {
   max_body_bytes_ = max_body_bytes;
   head_request_ = head_request;
   ClearHeadStorage();
+  // Field by field so the header vector keeps its capacity: no allocation per response.
+  std::vector<HttpHeader> headers = std::move(head_.headers);
+  headers.clear();
   head_ = HttpResponseHead();
+  head_.headers = std::move(headers);
   header_bytes_ = 0;
   trailer_bytes_ = 0;
   body_bytes_ = 0;

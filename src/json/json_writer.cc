@@ -1,5 +1,6 @@
 #include "ringgate/json/json_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -32,6 +33,20 @@ inline bool EightPlain(const char* p) {
 }
 
 }  // namespace
+
+void GrowForAppend(std::string& out, size_t needed) {
+  out.reserve(std::max(needed, 2 * out.capacity()));
+}
+
+size_t PlainJsonPrefix(std::string_view text) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i + 8 <= n && EightPlain(text.data() + i))
+    i += 8;
+  while (i < n && IsPlain(static_cast<unsigned char>(text[i])))
+    ++i;
+  return i;
+}
 
 void AppendJsonString(std::string& out, std::string_view text) {
   size_t run = 0;
@@ -90,28 +105,35 @@ void AppendJsonString(std::string& out, std::string_view text) {
 }
 
 void JsonWriter::Int(int64_t value) {
-  BeforeValue();
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
-  out_.append(digits, end);
+  bool comma = NeedComma();
+  AppendWith(out_, 21, [&](char* at) {
+    *at = ',';
+    at += comma;
+    return std::to_chars(at, at + 20, value).ptr;
+  });
 }
 
 void JsonWriter::Uint(uint64_t value) {
-  BeforeValue();
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
-  out_.append(digits, end);
+  bool comma = NeedComma();
+  AppendWith(out_, 21, [&](char* at) {
+    *at = ',';
+    at += comma;
+    return std::to_chars(at, at + 20, value).ptr;
+  });
 }
 
 void JsonWriter::Double(double value) {
-  BeforeValue();
   if (!std::isfinite(value)) {
-    out_.append("null");
+    Null();
     return;
   }
-  char digits[32];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
-  out_.append(digits, end);
+  bool comma = NeedComma();
+  // The shortest round-trip form of a double is at most 24 characters.
+  AppendWith(out_, 33, [&](char* at) {
+    *at = ',';
+    at += comma;
+    return std::to_chars(at, at + 32, value).ptr;
+  });
 }
 
 }  // namespace ringgate

@@ -7,6 +7,9 @@
 
 namespace ringgate {
 
+// The shortest "AIza" run that is masked (real keys have 39 characters).
+inline constexpr size_t kShortestApiKey = 30;
+
 // Replaces anything shaped like a Google API key ("AIza" followed by key characters, 30 or more in
 // all; real keys have 39) with its first 8 characters and "...", so that no whole key is ever
 // written out. Shorter "AIza" runs are left alone: they cannot be a usable key.

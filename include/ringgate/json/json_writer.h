@@ -21,8 +21,31 @@
 
 namespace ringgate {
 
+// Appends up to `max` bytes to `out` with one capacity check and no zero-filling: `write(at)`
+// writes at `at` (the old end) and returns one past its last byte. The growth is geometric, as
+// append's. Inlined, a fixed-size write becomes a few stores instead of an out-of-line append
+// and a memcpy call per token.
+void GrowForAppend(std::string& out, size_t needed);
+template <typename Write>
+inline void AppendWith(std::string& out, size_t max, Write&& write) {
+  const size_t old = out.size();
+  if (out.capacity() - old < max)
+    GrowForAppend(out, old + max);
+#if defined(__cpp_lib_string_resize_and_overwrite)
+  out.resize_and_overwrite(
+      old + max, [&](char* data, size_t) { return static_cast<size_t>(write(data + old) - data); });
+#else
+  out.resize(old + max);
+  out.resize(static_cast<size_t>(write(out.data() + old) - out.data()));
+#endif
+}
+
 // Appends `text` escaped as the inside of a JSON string (no quotes).
 void AppendJsonString(std::string& out, std::string_view text);
+
+// The length of the longest prefix of `text` that JSON needs no escape for and that is plain
+// ASCII (so it needs no UTF-8 check either).
+size_t PlainJsonPrefix(std::string_view text);
 
 class JsonWriter {
  public:
@@ -35,19 +58,25 @@ class JsonWriter {
 
   // Inside an object: the next value's key.
   void Key(std::string_view key) {
-    BeforeValue();
-    after_key_ = true;
-    // Keys are nearly always short plain ASCII: write `"key":` with one append.
+    // Keys are nearly always short plain ASCII: write `,"key":` at once.
     if (key.size() <= kShortKey && IsPlainAscii(key)) {
-      char buffer[kShortKey + 3];
-      buffer[0] = '"';
-      memcpy(buffer + 1, key.data(), key.size());
-      buffer[key.size() + 1] = '"';
-      buffer[key.size() + 2] = ':';
-      out_.append(buffer, key.size() + 3);
+      bool comma = NeedComma();
+      after_key_ = true;
+      AppendWith(out_, key.size() + 4, [&](char* at) {
+        *at = ',';
+        at += comma;
+        *at++ = '"';
+        memcpy(at, key.data(), key.size());
+        at += key.size();
+        *at++ = '"';
+        *at++ = ':';
+        return at;
+      });
       return;
     }
-    out_.push_back('"');
+    bool comma = NeedComma();
+    after_key_ = true;
+    OpenString(comma);
     AppendJsonString(out_, key);
     out_.append("\":", 2);
   }
@@ -61,38 +90,48 @@ class JsonWriter {
       Key(std::string_view(key, N - 1));
       return;
     }
-    BeforeValue();
+    bool comma = NeedComma();
     after_key_ = true;
-    char buffer[N + 2];
-    buffer[0] = '"';
-    memcpy(buffer + 1, key, N - 1);
-    buffer[N] = '"';
-    buffer[N + 1] = ':';
-    out_.append(buffer, N + 2);
+    AppendWith(out_, N + 3, [&](char* at) {
+      *at = ',';
+      at += comma;
+      *at++ = '"';
+      memcpy(at, key, N - 1);
+      at += N - 1;
+      *at++ = '"';
+      *at++ = ':';
+      return at;
+    });
   }
 
   void String(std::string_view value) {
-    BeforeValue();
-    out_.push_back('"');
-    AppendJsonString(out_, value);
+    bool comma = NeedComma();
+    size_t plain = PlainJsonPrefix(value);
+    if (plain == value.size()) {
+      // Nothing to escape (the usual case): comma, quotes and text in one write.
+      AppendWith(out_, value.size() + 3, [&](char* at) {
+        *at = ',';
+        at += comma;
+        *at++ = '"';
+        memcpy(at, value.data(), value.size());
+        at += value.size();
+        *at++ = '"';
+        return at;
+      });
+      return;
+    }
+    OpenString(comma);
+    out_.append(value.data(), plain);
+    AppendJsonString(out_, value.substr(plain));
     out_.push_back('"');
   }
   void Int(int64_t value);
   void Uint(uint64_t value);
   void Double(double value);  // shortest round-trip form; non-finite values become null
-  void Bool(bool value) {
-    BeforeValue();
-    value ? out_.append("true", 4) : out_.append("false", 5);
-  }
-  void Null() {
-    BeforeValue();
-    out_.append("null", 4);
-  }
+  void Bool(bool value) { Literal(value ? std::string_view("true") : std::string_view("false")); }
+  void Null() { Literal("null"); }
   // A value that is already JSON (copied from the input, e.g. a tool's parameters schema).
-  void Raw(std::string_view json) {
-    BeforeValue();
-    out_.append(json);
-  }
+  void Raw(std::string_view json) { Literal(json); }
 
   // Key + value in one call (literal keys take Key's literal path).
   void Field(std::string_view key, std::string_view value) { Key(key), String(value); }
@@ -129,23 +168,46 @@ class JsonWriter {
     return bad == 0;
   }
 
-  // Writes the comma a new member or element needs; the hot path is a couple of bit operations.
-  void BeforeValue() {
+  // Whether a new member or element needs a comma before it (and records that the container
+  // now has one); a couple of bit operations.
+  bool NeedComma() {
     if (after_key_) {
       after_key_ = false;
-      return;
+      return false;
     }
     if (depth_ == 0)
-      return;
+      return false;
     int level = depth_ - 1;
     uint64_t bit = level < 64 ? (uint64_t{1} << level) : 0;
-    if (has_member_ & bit)
-      out_.push_back(',');
+    bool comma = (has_member_ & bit) != 0;
     has_member_ |= bit;
+    return comma;
+  }
+  void OpenString(bool comma) {
+    AppendWith(out_, 2, [&](char* at) {
+      *at = ',';
+      at += comma;
+      *at++ = '"';
+      return at;
+    });
+  }
+  void Literal(std::string_view text) {
+    bool comma = NeedComma();
+    AppendWith(out_, text.size() + 1, [&](char* at) {
+      *at = ',';
+      at += comma;
+      memcpy(at, text.data(), text.size());
+      return at + text.size();
+    });
   }
   void Open(char bracket) {
-    BeforeValue();
-    out_.push_back(bracket);
+    bool comma = NeedComma();
+    AppendWith(out_, 2, [&](char* at) {
+      *at = ',';
+      at += comma;
+      *at++ = bracket;
+      return at;
+    });
     ++depth_;
     if (depth_ <= 64)
       has_member_ &= ~(uint64_t{1} << (depth_ - 1));
