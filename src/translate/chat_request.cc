@@ -260,6 +260,14 @@ struct ChatRequestTranslator::Impl {
 namespace {
 
 // One translation: the state of a single request.
+// A number from the request, with its text as the client wrote it (validated by simdjson as a
+// JSON number that fits a double): copied to Gemini as is, which costs nothing, where printing
+// the double again would cost a shortest-form conversion per field.
+struct JsonNumber {
+  double value;
+  std::string_view text;
+};
+
 class Run {
  public:
   Run(ChatRequestTranslator::Impl& impl, const ChatTranslateOptions& options, TranslatedChat& out)
@@ -375,7 +383,7 @@ class Run {
   bool ReasoningEffort(std::string_view effort);
 
   // typed getters; `present` false when the value is null
-  bool GetNumber(od::value v, const Path& param, std::optional<double>* out);
+  bool GetNumber(od::value v, const Path& param, std::optional<JsonNumber>* out);
   bool GetInt(od::value v, const Path& param, std::optional<int64_t>* out);
   bool GetBool(od::value v, const Path& param, std::optional<bool>* out);
   bool GetString(od::value v, const Path& param, std::string_view* out);
@@ -434,7 +442,7 @@ class Run {
   size_t system_count_ = 0;
 
   // generation config, collected then written once (last value of a duplicate key wins)
-  std::optional<double> temperature_, top_p_, presence_penalty_, frequency_penalty_;
+  std::optional<JsonNumber> temperature_, top_p_, presence_penalty_, frequency_penalty_;
   std::optional<int64_t> top_k_, max_tokens_, max_completion_tokens_, seed_, n_, top_logprobs_;
   std::optional<bool> logprobs_;
   bool stop_set_ = false;
@@ -765,7 +773,7 @@ bool Run::CopyParametersSchema(const Path& param, od::value v, JsonWriter& w) {
 // ---------------------------------------------------------------------------------------------
 // Typed getters
 
-bool Run::GetNumber(od::value v, const Path& param, std::optional<double>* out) {
+bool Run::GetNumber(od::value v, const Path& param, std::optional<JsonNumber>* out) {
   od::json_type t;
   if (v.type().get(t))
     return JsonFail(param, simdjson::TAPE_ERROR);
@@ -773,11 +781,16 @@ bool Run::GetNumber(od::value v, const Path& param, std::optional<double>* out) 
     out->reset();
     return true;
   }
+  std::string_view text = v.raw_json_token();
   double d;
   if (t != od::json_type::number || v.get_double().get(d)) {
     return Fail(param, "expected a number", kInvalidType);
   }
-  *out = d;
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' ||
+                           text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  *out = JsonNumber{d, text};
   return true;
 }
 
@@ -1894,25 +1907,23 @@ bool Run::Model(od::object& root) {
 void Run::InsertTurn(size_t index, std::string_view text) {
   auto& turns = impl_.turns;
   std::string& buf = impl_.scratch;
-  buf.clear();
-  JsonWriter tw(buf);
-  tw.BeginObject();
-  tw.Field("role", "user");
-  tw.Key("parts");
-  tw.BeginArray();
-  tw.BeginObject();
-  tw.Field("text", text);
-  tw.EndObject();
-  tw.EndArray();
-  tw.EndObject();
+  constexpr std::string_view kOpen = R"({"role":"user","parts":[{"text":")";
+  constexpr std::string_view kClose = R"("}]})";
   if (index >= turns.size()) {
+    // At the end: written in place.
     if (!turns.empty())
-      buf.insert(buf.begin(), ',');
-    size_t at = out_.size() + (turns.empty() ? 0 : 1);
-    out_.append(buf);
+      out_.push_back(',');
+    size_t at = out_.size();
+    out_.append(kOpen);
+    AppendJsonString(out_, text);
+    out_.append(kClose);
     turns.push_back({at, TurnKind::kUser});
     return;
   }
+  buf.clear();
+  buf.append(kOpen);
+  AppendJsonString(buf, text);
+  buf.append(kClose);
   buf.push_back(',');
   size_t at = turns[index].offset;
   out_.insert(at, buf);
@@ -1948,9 +1959,9 @@ void Run::WriteGenerationConfig(JsonWriter& w) {
     w.Key(k);
   };
   if (temperature_)
-    key("temperature"), w.Double(*temperature_);
+    key("temperature"), w.Raw(temperature_->text);
   if (top_p_)
-    key("topP"), w.Double(*top_p_);
+    key("topP"), w.Raw(top_p_->text);
   if (top_k_)
     key("topK"), w.Int(*top_k_);
   if (n_)
@@ -1968,9 +1979,9 @@ void Run::WriteGenerationConfig(JsonWriter& w) {
   if (seed_)
     key("seed"), w.Int(static_cast<int32_t>(static_cast<uint32_t>(*seed_)));
   if (presence_penalty_)
-    key("presencePenalty"), w.Double(*presence_penalty_);
+    key("presencePenalty"), w.Raw(presence_penalty_->text);
   if (frequency_penalty_)
-    key("frequencyPenalty"), w.Double(*frequency_penalty_);
+    key("frequencyPenalty"), w.Raw(frequency_penalty_->text);
   if (response_format_ == ResponseFormat::kJsonObject ||
       response_format_ == ResponseFormat::kJsonSchema) {
     key("responseMimeType"), w.String("application/json");

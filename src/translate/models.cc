@@ -262,10 +262,13 @@ std::vector<const GeminiModelInfo*> ModelCatalog::ChatModels() const {
 
 const GeminiModelInfo* ModelCatalog::Find(std::string_view id) const {
   id = StripModelsPrefix(id);
+  if (last_found_ < models_.size() && models_[last_found_].id == id)
+    return &models_[last_found_];
   auto less = [this](uint32_t index, std::string_view key) { return models_[index].id < key; };
   auto at = std::lower_bound(sorted_.begin(), sorted_.end(), id, less);
   if (at == sorted_.end() || models_[*at].id != id)
     return nullptr;
+  last_found_ = *at;
   return &models_[*at];
 }
 
@@ -416,7 +419,7 @@ ModelAccess CheckModel(std::string_view requested, const ModelCatalog& catalog,
 
   access.allowed = true;
   access.search = search;
-  access.upstream_model = std::string(base);
+  access.upstream_model = base;
   return access;
 }
 

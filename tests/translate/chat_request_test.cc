@@ -223,6 +223,27 @@ TEST(TranslateRequest, NoDefaultTemperature) {
   EXPECT_EQ(r->gemini_body.find("generationConfig"), std::string::npos);
 }
 
+// Sampling numbers reach Gemini as the client wrote them (any JSON number that fits a double);
+// anything else is a 400 naming the field.
+TEST(TranslateRequest, NumbersKeepTheClientsSpelling) {
+  auto r = Tr(R"({"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}],
+                 "temperature":0.70 ,"top_p":1e-1,"presence_penalty":-0.5,
+                 "frequency_penalty":2})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_NE(r->gemini_body.find(R"("temperature":0.70,"topP":1e-1)"), std::string::npos)
+      << r->gemini_body;
+  EXPECT_NE(r->gemini_body.find(R"("presencePenalty":-0.5,"frequencyPenalty":2)"),
+            std::string::npos)
+      << r->gemini_body;
+  for (std::string_view bad : {R"("hot")", "true", "1e999", "[0.5]"}) {
+    auto e = Tr(std::string(R"({"model":"gemini-2.5-flash","messages":[{"role":"user",)") +
+                R"("content":"hi"}],"temperature":)" + std::string(bad) + "}");
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_EQ(e.error().status, 400) << bad;
+    EXPECT_EQ(e.error().param, "temperature") << bad;
+  }
+}
+
 TEST(TranslateRequest, ServerSideSignatureStore) {
   ChatTranslateOptions o;
   o.find_thought_signature = [](std::string_view id) -> std::string_view {

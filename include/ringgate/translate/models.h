@@ -82,6 +82,9 @@ class ModelCatalog {
   std::vector<GeminiModelInfo> models_;
   std::vector<uint32_t> chat_;    // indexes into models_ (indexes keep the catalog copyable)
   std::vector<uint32_t> sorted_;  // indexes into models_, sorted by id
+  // The model Find last found: nearly every request of a core asks for the same few models, and
+  // each asks two or three times (exists, thinking). The catalog is per core, so no sharing.
+  mutable uint32_t last_found_ = UINT32_MAX;
   std::string next_page_token_;
   bool loaded_ = false;
 };
@@ -136,9 +139,9 @@ struct ModelAccess {
   ModelRefusal refusal = ModelRefusal::kNone;
   // What to call upstream: the requested name without "models/" and, in search mode, without
   // "-search".
-  std::string upstream_model;
-  bool search = false;  // search mode and a "-search" name: add {"google_search":{}}
-  std::string message;  // when refused: the OpenAI-style message
+  std::string_view upstream_model;  // a part of the requested name
+  bool search = false;              // search mode and a "-search" name: add {"google_search":{}}
+  std::string message;              // when refused: the OpenAI-style message
 
   int status() const { return allowed ? 200 : 404; }
   // {"error":{"message":...,"type":"invalid_request_error","param":null,
