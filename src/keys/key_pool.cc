@@ -98,9 +98,7 @@ std::optional<uint32_t> KeyPoolShard::IndexOf(std::string_view key) const {
 }
 
 void KeyPoolShard::GrowState(ModelState& s) {
-  s.state.resize(keys_.size(), kOff);
-  s.pos.resize(keys_.size(), kNoPos);
-  s.used_cycle.resize(keys_.size(), 0);
+  s.per_key.resize(keys_.size(), ModelState::PerKey{kNoPos, 0, kOff});
 }
 
 KeyPoolShard::ModelState& KeyPoolShard::StateFor(ModelId model) {
@@ -129,28 +127,29 @@ void KeyPoolShard::Refresh(ModelState& s, uint32_t key) {
   } else {
     desired = kReady;
   }
-  uint8_t current = s.state[key] & kStateMask;
+  uint8_t current = s.per_key[key].state & kStateMask;
   if (current == desired)
     return;
 
   if (current == kReady || current == kSoft) {
     std::vector<uint32_t>& set = current == kReady ? s.ready : s.soft;
-    uint32_t p = s.pos[key];
+    uint32_t p = s.per_key[key].pos;
     uint32_t last = set.back();
     set[p] = last;
-    s.pos[last] = p;
+    s.per_key[last].pos = p;
     set.pop_back();
-    s.pos[key] = kNoPos;
+    s.per_key[key].pos = kNoPos;
   } else if (current == kResting) {
     --s.resting;
   }
 
-  s.state[key] = static_cast<uint8_t>((s.state[key] & kInStack) | desired);
+  s.per_key[key].state = static_cast<uint8_t>((s.per_key[key].state & kInStack) | desired);
   if (desired == kReady || desired == kSoft) {
     std::vector<uint32_t>& set = desired == kReady ? s.ready : s.soft;
-    s.pos[key] = static_cast<uint32_t>(set.size());
+    s.per_key[key].pos = static_cast<uint32_t>(set.size());
     set.push_back(key);
-    if (desired == kReady && !(s.state[key] & kInStack) && s.used_cycle[key] != s.cycle) {
+    if (desired == kReady && !(s.per_key[key].state & kInStack) &&
+        s.per_key[key].used_cycle != s.cycle) {
       InsertIntoStack(s, key);
     }
   } else if (desired == kResting) {
@@ -170,7 +169,7 @@ void KeyPoolShard::InsertIntoStack(ModelState& s, uint32_t key) {
   s.stack.push_back(key);
   uint32_t j = RandomBelow(static_cast<uint32_t>(s.stack.size()));
   std::swap(s.stack[j], s.stack.back());
-  s.state[key] |= kInStack;
+  s.per_key[key].state |= kInStack;
 }
 
 void KeyPoolShard::Reshuffle(ModelState& s) {
@@ -181,7 +180,7 @@ void KeyPoolShard::Reshuffle(ModelState& s) {
     std::swap(s.stack[i - 1], s.stack[j]);
   }
   for (uint32_t key : s.stack)
-    s.state[key] |= kInStack;
+    s.per_key[key].state |= kInStack;
 }
 
 void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
@@ -206,8 +205,8 @@ void KeyPoolShard::PrefetchNext(const ModelState& s, ModelId model) const {
   if (!s.stack.empty()) {
     // The top may hold keys that left ready since the shuffle (Pick skips them): look past a few.
     size_t at = s.stack.size() - 1;
-    for (size_t looked = 0; at > 0 && looked < 4 && (s.state[s.stack[at]] & kStateMask) != kReady;
-         ++looked) {
+    for (size_t looked = 0;
+         at > 0 && looked < 4 && (s.per_key[s.stack[at]].state & kStateMask) != kReady; ++looked) {
       --at;
     }
     key = s.stack[at];
@@ -216,8 +215,7 @@ void KeyPoolShard::PrefetchNext(const ModelState& s, ModelId model) const {
   } else {
     return;
   }
-  __builtin_prefetch(&s.state[key]);
-  __builtin_prefetch(&s.used_cycle[key]);
+  __builtin_prefetch(&s.per_key[key]);
   __builtin_prefetch(&flags_[key]);
   __builtin_prefetch(keys_.Address(key));
   usage_.Prefetch(key, model);
@@ -251,8 +249,8 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
       }
       uint32_t key = s.stack.back();
       s.stack.pop_back();
-      s.state[key] &= static_cast<uint8_t>(~kInStack);
-      if ((s.state[key] & kStateMask) != kReady)
+      s.per_key[key].state &= static_cast<uint8_t>(~kInStack);
+      if ((s.per_key[key].state & kStateMask) != kReady)
         continue;  // left ready since the shuffle
       if (tried.Contains(key)) {
         set_aside_.push_back(key);
@@ -260,17 +258,17 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
       }
       result.status = PickStatus::kOk;
       result.key = key;
-      s.used_cycle[key] = s.cycle;
+      s.per_key[key].used_cycle = s.cycle;
       break;
     }
     if (result.ok())
       PrefetchNext(s, model);
     // Tried keys keep their turn in this cycle for other requests.
     for (auto it = set_aside_.rbegin(); it != set_aside_.rend(); ++it) {
-      if ((s.state[*it] & (kStateMask | kInStack)) != kReady)
+      if ((s.per_key[*it].state & (kStateMask | kInStack)) != kReady)
         continue;
       s.stack.push_back(*it);
-      s.state[*it] |= kInStack;
+      s.per_key[*it].state |= kInStack;
     }
     if (result.ok())
       return result;

@@ -1725,9 +1725,8 @@ void ChatService::Retire(ChatExchange* exchange) {
 
 void ChatService::CountAnswers() {
   int64_t now = WallMillis();
-  const UsageCounters& usage = keys_.usage();
   for (const AnsweredCall& call : answered_calls_)
-    usage.Prefetch(call.key, call.model);
+    keys_.PrefetchUsage(call.key, call.model);
   for (uint32_t key : answered_keys_)
     throttle_.Record(key, /*got_429=*/false, 0, now);  // a success never trips it
   for (const AnsweredCall& call : answered_calls_)
