@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <optional>
 
 #include "ringgate/cache/fingerprint.h"
@@ -163,6 +164,11 @@ class ChatAttempt final : public UpstreamHandler {
 
   UpstreamExchange* upstream = nullptr;
   uint32_t key = 0;
+  // The key's first characters, all a log line ever shows, kept when the try starts (its text is
+  // in cache then): the answer arrives hundreds of microseconds later, when with thousands of
+  // keys in rotation reading the text again would be a cache miss per request.
+  char key_label[8] = {};
+  uint8_t key_label_size = 0;
   int status = 0;
   std::string body;
   bool running = false;
@@ -384,6 +390,9 @@ class ChatExchange final : public ResponseObserver {
     UpstreamRequest request;
     request.path = path_;
     request.api_key = keys.key(pick.key);
+    attempt->key_label_size =
+        static_cast<uint8_t>(std::min(request.api_key.size(), sizeof(attempt->key_label)));
+    memcpy(attempt->key_label, request.api_key.data(), attempt->key_label_size);
     request.body = chat_.gemini_body;
     request.max_body_bytes =
         mode_ == Mode::kRealStream ? ResponseParser::kNoBodyLimit : kMaxUpstreamBodyBytes;
@@ -680,7 +689,7 @@ class ChatExchange final : public ResponseObserver {
 
   LogFields AttemptFields(const ChatAttempt* attempt, int status, std::string_view error) {
     LogFields fields;
-    fields.key = service_->keys().key(attempt->key);  // the logger keeps 8 characters
+    fields.key = std::string_view(attempt->key_label, attempt->key_label_size);
     fields.request_type = RequestType();
     fields.model = chat_.requested_model;
     fields.status_code = status;
