@@ -6,6 +6,9 @@
 #
 #   bench/keys_scale.sh                 # KEYS=5000 ROUNDS=2 DURATION=8s
 #
+# Also printed: the fake's CPU per request (it shares CPU 1 with wrk) and each round's own req/s
+# ratio with their mean and standard error.
+#
 # With B_BIN set it compares two binaries instead, both with the KEYS keys: RINGGATE_BIN (A)
 # against B_BIN (B, with the extra environment B_ENV, NAME=VALUE words), alternated the same way;
 # the ratios are B / A. E.g. an old build against the current one:
@@ -62,17 +65,23 @@ run() {  # keys_file label group binary [NAME=VALUE...]
   export WRK_BODY_FILE="$work/body.json" WRK_HEADERS="Authorization: Bearer $RG_PASSWORD"
   run_wrk "$work/warm" -t1 -c64 -d2s -s bench/wrk/post.lua \
     "http://127.0.0.1:$RG_PORT/v1/chat/completions"
-  local before after
+  local before after fake_before fake_after
   before=$(proc_ticks "$RG_PID" | cut -d' ' -f1)
+  fake_before=$(proc_ticks "$FAKE_PID" | cut -d' ' -f1)
   run_wrk "$work/wrk" -t1 -c64 -d"$DURATION" --latency \
     -s bench/wrk/post.lua "http://127.0.0.1:$RG_PORT/v1/chat/completions"
   after=$(proc_ticks "$RG_PID" | cut -d' ' -f1)
+  fake_after=$(proc_ticks "$FAKE_PID" | cut -d' ' -f1)
   wrk_fields "$work/wrk"
   [[ -z "$WRK_ERRORS" ]] || die "$label: $WRK_ERRORS"
-  local cpu
+  local cpu fake_cpu
   cpu=$(cpu_us_per $((after - before)) "$WRK_REQUESTS")
-  printf '  %-10s %9.0f req/s  %6s CPU us/req\n' "$label" "$WRK_RPS" "$cpu"
-  echo "$group $WRK_RPS $cpu" >>"$work/results"
+  # The fake shares CPU 1 with wrk, which is nearly saturated: if it worked harder for some keys,
+  # req/s would fall (and ringgate's batches shrink) without ringgate being slower.
+  fake_cpu=$(cpu_us_per $((fake_after - fake_before)) "$WRK_REQUESTS")
+  printf '  %-10s %9.0f req/s  %6s CPU us/req  (fake %s us/req)\n' "$label" "$WRK_RPS" "$cpu" \
+    "$fake_cpu"
+  echo "$group $WRK_RPS $cpu $fake_cpu" >>"$work/results"
   stop_pid "$RG_PID"; RG_PID=""
   stop_pid "$FAKE_PID"; FAKE_PID=""
 }
@@ -104,4 +113,13 @@ cpu_a = statistics.median(float(r[2]) for r in a); cpu_b = statistics.median(flo
 name_a, name_b = sys.argv[2], sys.argv[3]
 print(f"medians: {name_a} {rps_a:.0f} req/s {cpu_a:.2f} us/req; {name_b} {rps_b:.0f} req/s {cpu_b:.2f} us/req")
 print(f"ratios ({name_b} / {name_a}): req/s {rps_b / rps_a:.3f}, CPU/req {cpu_b / cpu_a:.3f}")
+fake_a = statistics.median(float(r[3]) for r in a); fake_b = statistics.median(float(r[3]) for r in b)
+print(f"fake CPU/req medians: {name_a} {fake_a:.2f} us, {name_b} {fake_b:.2f} us (ratio {fake_b / fake_a:.3f})")
+# Rounds alternate a and b: each round's own ratio, and how much they scatter.
+ratios = [float(rb[1]) / float(ra[1]) for ra, rb in zip(a, b)]
+if len(ratios) >= 2:
+    mean = statistics.mean(ratios)
+    se = statistics.stdev(ratios) / len(ratios) ** 0.5
+    print("per-round req/s ratios: " + " ".join(f"{r:.3f}" for r in ratios) +
+          f"; mean {mean:.3f}, standard error {se:.3f}")
 PY
