@@ -6,6 +6,9 @@
 #
 #   bench/keys_scale.sh                 # KEYS=5000 ROUNDS=2 DURATION=8s
 #
+# RATE=N (e.g. 60000) replaces wrk's closed loop by h2load sending N requests/s in all (open loop,
+# needs h2load: apt-get install nghttp2-client): the figure to compare is then CPU per request.
+#
 # Also printed: the fake's CPU per request (it shares CPU 1 with wrk) and each round's own req/s
 # ratio with their mean and standard error.
 #
@@ -19,6 +22,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 KEYS=${KEYS:-5000}
+RATE=${RATE:-}
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-8s}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -27,6 +31,7 @@ RINGGATE_BIN=${RINGGATE_BIN:-build/ringgate}
 FAKE_BIN=${FAKE_BIN:-build/fake-gemini}
 CLK_TCK=$(getconf CLK_TCK)
 require_tools wrk taskset curl python3
+[[ -z "$RATE" ]] || require_tools h2load
 
 work=$(mktemp -d)
 FAKE_PID="" RG_PID=""
@@ -49,6 +54,23 @@ for chunk, start in enumerate(range(0, n, 2000)):
 PY
 printf '%s' '{"model":"gemini-2.5-flash","messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"Say something short."}]}' >"$work/body.json"
 
+# RATE: h2load's 64 clients send RATE requests/s in all, whatever the answers' pace (open loop),
+# for DURATION seconds; both sides then do the same work per second and CPU per request is
+# compared without the closed loop's batching feedback.
+fixed_rate() {  # outfile seconds url
+  taskset -c "$CLIENT_CPU" h2load --h1 -t1 -c64 -m1 --rps "$((RATE / 64))" -D "$2" \
+    -d "$work/body.json" -H "Authorization: Bearer $RG_PASSWORD" \
+    -H "Content-Type: application/json" "$3" >"$1" 2>&1
+}
+h2load_fields() {  # file: WRK_RPS, WRK_REQUESTS, WRK_ERRORS as wrk_fields sets them
+  WRK_RPS=$(awk '/^finished in/ { print $4 + 0 }' "$1")
+  # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
+  WRK_REQUESTS=$(awk '/^requests:/ { print $8 + 0 }' "$1")
+  WRK_ERRORS=$(awk '/^requests:/ && ($10 + 0 > 0 || $12 + 0 > 0 || $14 + 0 > 0) { print }
+                    /^status codes:/ && ($5 + 0 > 0 || $7 + 0 > 0 || $9 + 0 > 0) { print }' "$1")
+  [[ -n "$WRK_REQUESTS" && "$WRK_REQUESTS" -gt 0 ]] || WRK_ERRORS="no request succeeded"
+}
+
 run() {  # keys_file label group binary [NAME=VALUE...]
   start_fake "$FAKE_BIN" "$CLIENT_CPU" "$work/fake.out"
   local -a key_env
@@ -62,17 +84,28 @@ run() {  # keys_file label group binary [NAME=VALUE...]
       "http://127.0.0.1:$RG_PORT/v1/models" && break
     sleep 0.1
   done
+  local url="http://127.0.0.1:$RG_PORT/v1/chat/completions"
   export WRK_BODY_FILE="$work/body.json" WRK_HEADERS="Authorization: Bearer $RG_PASSWORD"
-  run_wrk "$work/warm" -t1 -c64 -d2s -s bench/wrk/post.lua \
-    "http://127.0.0.1:$RG_PORT/v1/chat/completions"
+  if [[ -n "$RATE" ]]; then
+    fixed_rate "$work/warm" 2 "$url" || die "$label: warm-up: $(tail -3 "$work/warm")"
+  else
+    run_wrk "$work/warm" -t1 -c64 -d2s -s bench/wrk/post.lua "$url"
+  fi
   local before after fake_before fake_after
   before=$(proc_ticks "$RG_PID" | cut -d' ' -f1)
   fake_before=$(proc_ticks "$FAKE_PID" | cut -d' ' -f1)
-  run_wrk "$work/wrk" -t1 -c64 -d"$DURATION" --latency \
-    -s bench/wrk/post.lua "http://127.0.0.1:$RG_PORT/v1/chat/completions"
+  if [[ -n "$RATE" ]]; then
+    fixed_rate "$work/wrk" "${DURATION%s}" "$url" || die "$label: $(tail -3 "$work/wrk")"
+  else
+    run_wrk "$work/wrk" -t1 -c64 -d"$DURATION" --latency -s bench/wrk/post.lua "$url"
+  fi
   after=$(proc_ticks "$RG_PID" | cut -d' ' -f1)
   fake_after=$(proc_ticks "$FAKE_PID" | cut -d' ' -f1)
-  wrk_fields "$work/wrk"
+  if [[ -n "$RATE" ]]; then
+    h2load_fields "$work/wrk"
+  else
+    wrk_fields "$work/wrk"
+  fi
   [[ -z "$WRK_ERRORS" ]] || die "$label: $WRK_ERRORS"
   local cpu fake_cpu
   cpu=$(cpu_us_per $((after - before)) "$WRK_REQUESTS")
@@ -116,10 +149,11 @@ print(f"ratios ({name_b} / {name_a}): req/s {rps_b / rps_a:.3f}, CPU/req {cpu_b 
 fake_a = statistics.median(float(r[3]) for r in a); fake_b = statistics.median(float(r[3]) for r in b)
 print(f"fake CPU/req medians: {name_a} {fake_a:.2f} us, {name_b} {fake_b:.2f} us (ratio {fake_b / fake_a:.3f})")
 # Rounds alternate a and b: each round's own ratio, and how much they scatter.
-ratios = [float(rb[1]) / float(ra[1]) for ra, rb in zip(a, b)]
-if len(ratios) >= 2:
-    mean = statistics.mean(ratios)
-    se = statistics.stdev(ratios) / len(ratios) ** 0.5
-    print("per-round req/s ratios: " + " ".join(f"{r:.3f}" for r in ratios) +
-          f"; mean {mean:.3f}, standard error {se:.3f}")
+for column, what in ((1, "req/s"), (2, "CPU/req")):
+    ratios = [float(rb[column]) / float(ra[column]) for ra, rb in zip(a, b)]
+    if len(ratios) >= 2:
+        mean = statistics.mean(ratios)
+        se = statistics.stdev(ratios) / len(ratios) ** 0.5
+        print(f"per-round {what} ratios: " + " ".join(f"{r:.3f}" for r in ratios) +
+              f"; mean {mean:.3f}, standard error {se:.3f}")
 PY

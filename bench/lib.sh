@@ -16,7 +16,7 @@ require_tools() {  # tool...
   local tool
   for tool in "$@"; do
     command -v "$tool" >/dev/null 2>&1 ||
-      die "'$tool' not found (Debian: apt-get install wrk util-linux curl libc-bin gawk python3)"
+      die "'$tool' not found (Debian: apt-get install wrk util-linux curl libc-bin gawk python3 nghttp2-client)"
   done
 }
 
