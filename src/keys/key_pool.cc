@@ -98,23 +98,7 @@ std::optional<uint32_t> KeyPoolShard::IndexOf(std::string_view key) const {
 }
 
 void KeyPoolShard::GrowState(ModelState& s) {
-  size_t old_size = s.per_key.size();
-  s.per_key.resize(keys_.size());
-  for (size_t key = old_size; key < keys_.size(); ++key) {
-    std::string_view text = keys_[static_cast<uint32_t>(key)];
-    ModelState::PerKey& entry = s.per_key[key];
-    if (text.size() <= sizeof(entry.text)) {
-      entry.text_size = static_cast<uint8_t>(text.size());
-      memcpy(entry.text, text.data(), text.size());
-    }
-  }
-}
-
-std::string_view KeyPoolShard::PickedText(const ModelState& s, uint32_t key) const {
-  const ModelState::PerKey& entry = s.per_key[key];
-  if (entry.text_size == ModelState::PerKey::kTextElsewhere)
-    return keys_[key];
-  return std::string_view(entry.text, entry.text_size);
+  s.per_key.resize(keys_.size(), ModelState::PerKey{kNoPos, 0, kOff});
 }
 
 KeyPoolShard::ModelState& KeyPoolShard::StateFor(ModelId model) {
@@ -233,6 +217,7 @@ void KeyPoolShard::PrefetchNext(const ModelState& s, ModelId model) const {
   }
   __builtin_prefetch(&s.per_key[key]);
   __builtin_prefetch(&flags_[key]);
+  __builtin_prefetch(keys_.Address(key));
   usage_.Prefetch(key, model);
 }
 
@@ -273,7 +258,6 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
       }
       result.status = PickStatus::kOk;
       result.key = key;
-      result.key_text = PickedText(s, key);
       s.per_key[key].used_cycle = s.cycle;
       break;
     }
@@ -303,7 +287,6 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
         continue;
       result.status = PickStatus::kOk;
       result.key = key;
-      result.key_text = PickedText(s, key);
       result.over_daily_limit = true;
       PrefetchNext(s, model);
       return result;

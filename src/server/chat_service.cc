@@ -389,7 +389,7 @@ class ChatExchange final : public ResponseObserver {
       stream_attempt_ = attempt;
     UpstreamRequest request;
     request.path = path_;
-    request.api_key = pick.key_text;
+    request.api_key = keys.key(pick.key);
     attempt->key_label_size =
         static_cast<uint8_t>(std::min(request.api_key.size(), sizeof(attempt->key_label)));
     memcpy(attempt->key_label, request.api_key.data(), attempt->key_label_size);
@@ -1007,7 +1007,7 @@ class ModelFetcher final : public UpstreamHandler {
     }
     tried_.Insert(pick.key);
     key_ = pick.key;
-    request.api_key = pick.key_text;
+    request.api_key = keys.key(pick.key);
     request.max_body_bytes = 16 << 20;
     service_->upstream().Start(request, this);
   }

@@ -94,29 +94,6 @@ TEST(KeyPoolShard, EveryHealthyKeyOncePerCycle) {
   }
 }
 
-// A pick carries its key's text (copied beside the pick's state): the same text as key(index),
-// for keys added after the model's state exists, for a key too long for the copy, and for the
-// soft (over the daily limit) pick.
-TEST(KeyPoolShard, PickCarriesTheKeysText) {
-  Pool p(30, /*daily_limit=*/1);
-  ModelId m = p.shard.InternModel("gemini-2.5-flash");
-  ExcludeSet none;
-  ASSERT_TRUE(p.shard.Pick(m, kT0, none).ok());  // the model's state exists from here on
-  std::vector<std::string> more = {std::string(80, 'L'), "AIzaSy" + std::string(33, 'x')};
-  p.shard.AddKeys(more);
-  std::set<std::string> seen;
-  for (int i = 0; i < 64; ++i) {
-    PickResult r = p.shard.Pick(m, kT0, none);
-    ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r.key_text, p.shard.key(r.key)) << "pick " << i << " key " << r.key;
-    p.shard.RecordUsage(r.key, m, 1, kT0);  // past the daily limit of 1: soft picks follow
-    seen.insert(std::string(r.key_text));
-  }
-  EXPECT_EQ(seen.count(std::string(80, 'L')), 1u);
-  EXPECT_EQ(seen.count("AIzaSy" + std::string(33, 'x')), 1u);
-  EXPECT_EQ(seen.size(), 32u);
-}
-
 TEST(KeyPoolShard, SeedsGiveDifferentOrders) {
   Pool a(20, 0, 1), b(20, 0, 2);
   ModelId ma = a.shard.InternModel("m"), mb = b.shard.InternModel("m");

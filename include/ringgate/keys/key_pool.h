@@ -75,9 +75,6 @@ const char* PickStatusName(PickStatus status);
 struct PickResult {
   PickStatus status = PickStatus::kNoKey;
   uint32_t key = 0;
-  // kOk: the key's text (the same as key(key)), read from the line the pick already brought in;
-  // valid until keys are added.
-  std::string_view key_text;
   // kOk: every untried healthy key is over the daily limit and this one is used anyway.
   bool over_daily_limit = false;
   // kThrottled / kAllResting: milliseconds until a key may be usable (a hint).
@@ -242,19 +239,12 @@ class KeyPoolShard {
   struct ModelState {
     // What a pick reads and writes of one key, together: with thousands of keys in rotation each
     // pick finds its key's line evicted, and one line costs less than three.
-    // The key's text is copied in too (per model: a few tens of KB for thousands of keys): the
-    // upstream request needs it right after the pick, and a separate text slot was one more
-    // cache miss per request (measured: ~1.3% of a request's CPU with 5,000 keys).
-    struct alignas(64) PerKey {
-      uint32_t pos = kNoPos;  // index in ready or soft
+    struct PerKey {
+      uint32_t pos;  // index in ready or soft
       // The cycle in which Pick last handed the key out; a key back from a rest rejoins the
       // current cycle only if it has not had its turn in it.
-      uint32_t used_cycle = 0;
-      uint8_t state = kOff;  // State | kInStack
-      uint8_t text_size = kTextElsewhere;
-      char text[54];
-
-      static constexpr uint8_t kTextElsewhere = 0xFF;  // longer than `text`: in KeyTexts only
+      uint32_t used_cycle;
+      uint8_t state;  // State | kInStack
     };
     std::vector<PerKey> per_key;
     uint32_t cycle = 1;
@@ -278,7 +268,6 @@ class KeyPoolShard {
 
   ModelState& StateFor(ModelId model);
   void GrowState(ModelState& s);
-  std::string_view PickedText(const ModelState& s, uint32_t key) const;
   // Moves key to the state its flags and rests call for.
   void Refresh(ModelState& s, uint32_t key);
   void RefreshAllModels(uint32_t key);
