@@ -36,6 +36,10 @@
 #   NGINX_BIN     (default /usr/sbin/nginx)
 #   SERVER_CPU / CLIENT_CPU   CPUs (default 0 / 1); FAKE_CPU (default CLIENT_CPU)
 #   QUIET_WAIT, NOISY_RETRIES, TIME_BUDGET (default 10, 1, 90): as in bench/load_vs_nginx.sh
+#   RATE          open loop instead of wrk's closed loop: h2load (nghttp2-client) sends RATE
+#                 requests/s in all from CONNECTIONS clients to both servers (e.g. RATE=64000,
+#                 below both servers' capacity); req/s is then equal by design and the figure to
+#                 compare is CPU per request at the same load (p50/p99 print as 0)
 # Exit status: 0 clean; 2 a run failed (non-2xx, socket errors, dead process, wrong answer,
 # upstream keep-alive not used); 3 only disturbed by other load. Figures are printed anyway.
 set -euo pipefail
@@ -53,6 +57,7 @@ FAKE_CPU=${FAKE_CPU:-$CLIENT_CPU}
 QUIET_WAIT=${QUIET_WAIT:-10}
 NOISY_RETRIES=${NOISY_RETRIES:-1}
 TIME_BUDGET=${TIME_BUDGET:-90}
+RATE=${RATE:-}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=bench/lib.sh
@@ -70,6 +75,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 require_tools wrk taskset curl getconf awk python3
+[[ -z "$RATE" ]] || require_tools h2load
 [[ -x "$NGINX_BIN" ]] || die "nginx not found at $NGINX_BIN (apt-get install nginx-light), or set NGINX_BIN"
 [[ -x "$RINGGATE_BIN" ]] || die "ringgate binary not found at $RINGGATE_BIN (ninja -C build)"
 [[ -x "$FAKE_BIN" ]] || die "fake-gemini binary not found at $FAKE_BIN (ninja -C build)"
@@ -206,15 +212,25 @@ run_one() {  # name round final
     echo "  $name pid $SERVER_PID threads: $(thread_cpus "$SERVER_PID"); fake pid $FAKE_PID: $(thread_cpus "$FAKE_PID")"
   fi
 
-  run_wrk /dev/null -t1 -c"$CONNECTIONS" -d"$WARMUP" -s "$HERE/wrk/post.lua" "$url" || true
+  if [[ -n "$RATE" ]]; then
+    run_h2load /dev/null "${WARMUP%s}" "$RATE" "$CONNECTIONS" "$WRK_BODY_FILE" "$url" \
+      -H "$WRK_HEADERS" || true
+  else
+    run_wrk /dev/null -t1 -c"$CONNECTIONS" -d"$WARMUP" -s "$HERE/wrk/post.lua" "$url" || true
+  fi
   curl -s -X DELETE --max-time 2 "http://127.0.0.1:$FAKE_PORT/_fake/stats" >/dev/null
 
   read -r c0a s0a < <(cpu_jiffies "$SERVER_CPU")
   read -r c1a s1a < <(cpu_jiffies "$CLIENT_CPU")
   read -r t0 u0 < <(proc_ticks "$SERVER_PID")
   read -r f0 _ < <(proc_ticks "$FAKE_PID")
-  run_wrk "$WORKDIR/wrk-$name-$round.txt" -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
-    -s "$HERE/wrk/post.lua" "$url" || errors+="wrk exited with an error; "
+  if [[ -n "$RATE" ]]; then
+    run_h2load "$WORKDIR/wrk-$name-$round.txt" "${DURATION%s}" "$RATE" "$CONNECTIONS" \
+      "$WRK_BODY_FILE" "$url" -H "$WRK_HEADERS" || errors+="h2load exited with an error; "
+  else
+    run_wrk "$WORKDIR/wrk-$name-$round.txt" -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
+      -s "$HERE/wrk/post.lua" "$url" || errors+="wrk exited with an error; "
+  fi
   if ! read -r t1 u1 < <(proc_ticks "$SERVER_PID" 2>/dev/null); then
     errors+="$name died; "; t1=$t0 u1=$u0
   fi
@@ -224,7 +240,11 @@ run_one() {  # name round final
   read -r c0b s0b < <(cpu_jiffies "$SERVER_CPU")
   read -r c1b s1b < <(cpu_jiffies "$CLIENT_CPU")
 
-  wrk_fields "$WORKDIR/wrk-$name-$round.txt"
+  if [[ -n "$RATE" ]]; then
+    h2load_fields "$WORKDIR/wrk-$name-$round.txt"
+  else
+    wrk_fields "$WORKDIR/wrk-$name-$round.txt"
+  fi
   errors+=$WRK_ERRORS
   # Upstream view: requests the fake answered and connections it accepted during the run
   # (the stats GET itself opens one more connection, subtracted).

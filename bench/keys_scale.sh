@@ -54,21 +54,8 @@ for chunk, start in enumerate(range(0, n, 2000)):
 PY
 printf '%s' '{"model":"gemini-2.5-flash","messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"Say something short."}]}' >"$work/body.json"
 
-# RATE: h2load's 64 clients send RATE requests/s in all, whatever the answers' pace (open loop),
-# for DURATION seconds; both sides then do the same work per second and CPU per request is
-# compared without the closed loop's batching feedback.
 fixed_rate() {  # outfile seconds url
-  taskset -c "$CLIENT_CPU" h2load --h1 -t1 -c64 -m1 --rps "$((RATE / 64))" -D "$2" \
-    -d "$work/body.json" -H "Authorization: Bearer $RG_PASSWORD" \
-    -H "Content-Type: application/json" "$3" >"$1" 2>&1
-}
-h2load_fields() {  # file: WRK_RPS, WRK_REQUESTS, WRK_ERRORS as wrk_fields sets them
-  WRK_RPS=$(awk '/^finished in/ { print $4 + 0 }' "$1")
-  # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
-  WRK_REQUESTS=$(awk '/^requests:/ { print $8 + 0 }' "$1")
-  WRK_ERRORS=$(awk '/^requests:/ && ($10 + 0 > 0 || $12 + 0 > 0 || $14 + 0 > 0) { print }
-                    /^status codes:/ && ($5 + 0 > 0 || $7 + 0 > 0 || $9 + 0 > 0) { print }' "$1")
-  [[ -n "$WRK_REQUESTS" && "$WRK_REQUESTS" -gt 0 ]] || WRK_ERRORS="no request succeeded"
+  run_h2load "$1" "$2" "$RATE" 64 "$work/body.json" "$3" -H "Authorization: Bearer $RG_PASSWORD"
 }
 
 run() {  # keys_file label group binary [NAME=VALUE...]

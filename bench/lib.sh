@@ -150,6 +150,29 @@ wrk_fields() {  # file
 }
 
 # Busy % of a CPU between two cpu_jiffies samples.
+# Open-loop load: h2load (Debian nghttp2-client) on CLIENT_CPU, `connections` HTTP/1.1 clients
+# sending `rate` POSTs/s in all whatever the answers' pace, for `seconds`. Both sides of a
+# comparison then do the same work per second, so CPU per request compares without a closed
+# loop's batching feedback.
+run_h2load() {  # outfile seconds rate connections body_file url [h2load header args...]
+  local outfile=$1 seconds=$2 rate=$3 connections=$4 body=$5 url=$6
+  shift 6
+  taskset -c "$CLIENT_CPU" h2load --h1 -t1 -c"$connections" -m1 --rps "$((rate / connections))" \
+    -D "$seconds" -d "$body" -H "Content-Type: application/json" "$@" "$url" >"$outfile" 2>&1
+}
+
+# Sets WRK_RPS, WRK_REQUESTS and WRK_ERRORS from h2load's output, as wrk_fields does from wrk's
+# (WRK_P50 and WRK_P99: h2load prints no percentiles, 0).
+h2load_fields() {  # file
+  WRK_RPS=$(awk '/^finished in/ { print $4 + 0 }' "$1")
+  # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
+  WRK_REQUESTS=$(awk '/^requests:/ { print $8 + 0 }' "$1")
+  WRK_ERRORS=$(awk '/^requests:/ && ($10 + 0 > 0 || $12 + 0 > 0 || $14 + 0 > 0) { print }
+                    /^status codes:/ && ($5 + 0 > 0 || $7 + 0 > 0 || $9 + 0 > 0) { print }' "$1")
+  WRK_P50=0 WRK_P99=0
+  [[ -n "$WRK_REQUESTS" && "$WRK_REQUESTS" -gt 0 ]] || WRK_ERRORS="no request succeeded"
+}
+
 busy_pct() {  # busy_before total_before busy_after total_after
   awk -v b=$(($3 - $1)) -v t=$(($4 - $2)) 'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }'
 }
