@@ -73,7 +73,7 @@ struct MaskedField {
     text = Utf8Prefix(field, N);
     // Copied (to be masked in place) only when a key could be in it: nearly every field has no
     // "AIza" at all, and the per-request entry has several fields.
-    if (text.size() < kShortestApiKey || memmem(text.data(), text.size(), "AIza", 4) == nullptr)
+    if (!MayHoldApiKey(text))
       return;
     memcpy(data, text.data(), text.size());
     text = std::string_view(data, MaskApiKeysInPlace(data, text.size()));

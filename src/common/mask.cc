@@ -5,6 +5,7 @@
 namespace ringgate {
 namespace {
 
+constexpr size_t kShortestApiKey = 30;  // real keys have 39 characters
 constexpr std::string_view kKeyStart = "AIza";
 constexpr std::string_view kMaskTail = "...";
 constexpr size_t kKeptPrefix = 8;
@@ -28,13 +29,17 @@ size_t KeyAt(const char* text, size_t size, size_t i) {
 
 }  // namespace
 
+bool MayHoldApiKey(std::string_view text) {
+  // Too short to hold one (model names, request types), or no key start in it.
+  return text.size() >= kShortestApiKey &&
+         memmem(text.data(), text.size(), kKeyStart.data(), kKeyStart.size()) != nullptr;
+}
+
 size_t MaskApiKeysInPlace(char* text, size_t size) {
-  if (size < kShortestApiKey)
-    return size;  // too short to hold one (model names, request types)
-  // Nearly every line has no key: find the first one before moving anything.
-  const void* first = memmem(text, size, kKeyStart.data(), kKeyStart.size());
-  if (first == nullptr)
+  if (!MayHoldApiKey(std::string_view(text, size)))
     return size;
+  // Nearly every line has no key: start at the first one before moving anything.
+  const void* first = memmem(text, size, kKeyStart.data(), kKeyStart.size());
   size_t read = static_cast<const char*>(first) - text;
   size_t write = read;
   while (read < size) {

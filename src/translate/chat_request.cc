@@ -260,14 +260,6 @@ struct ChatRequestTranslator::Impl {
 namespace {
 
 // One translation: the state of a single request.
-// A number from the request, with its text as the client wrote it (validated by simdjson as a
-// JSON number that fits a double): copied to Gemini as is, which costs nothing, where printing
-// the double again would cost a shortest-form conversion per field.
-struct JsonNumber {
-  double value;
-  std::string_view text;
-};
-
 class Run {
  public:
   Run(ChatRequestTranslator::Impl& impl, const ChatTranslateOptions& options, TranslatedChat& out)
@@ -383,7 +375,8 @@ class Run {
   bool ReasoningEffort(std::string_view effort);
 
   // typed getters; `present` false when the value is null
-  bool GetNumber(od::value v, const Path& param, std::optional<JsonNumber>* out);
+  // A number (its text as written), or nullopt for null.
+  bool GetNumber(od::value v, const Path& param, std::optional<std::string_view>* out);
   bool GetInt(od::value v, const Path& param, std::optional<int64_t>* out);
   bool GetBool(od::value v, const Path& param, std::optional<bool>* out);
   bool GetString(od::value v, const Path& param, std::string_view* out);
@@ -442,7 +435,8 @@ class Run {
   size_t system_count_ = 0;
 
   // generation config, collected then written once (last value of a duplicate key wins)
-  std::optional<JsonNumber> temperature_, top_p_, presence_penalty_, frequency_penalty_;
+  // As the client wrote them (GetNumber).
+  std::optional<std::string_view> temperature_, top_p_, presence_penalty_, frequency_penalty_;
   std::optional<int64_t> top_k_, max_tokens_, max_completion_tokens_, seed_, n_, top_logprobs_;
   std::optional<bool> logprobs_;
   bool stop_set_ = false;
@@ -773,7 +767,7 @@ bool Run::CopyParametersSchema(const Path& param, od::value v, JsonWriter& w) {
 // ---------------------------------------------------------------------------------------------
 // Typed getters
 
-bool Run::GetNumber(od::value v, const Path& param, std::optional<JsonNumber>* out) {
+bool Run::GetNumber(od::value v, const Path& param, std::optional<std::string_view>* out) {
   od::json_type t;
   if (v.type().get(t))
     return JsonFail(param, simdjson::TAPE_ERROR);
@@ -781,16 +775,17 @@ bool Run::GetNumber(od::value v, const Path& param, std::optional<JsonNumber>* o
     out->reset();
     return true;
   }
+  // Kept as the client wrote it (simdjson checks it is a number that fits a double) and copied
+  // to Gemini as is: printing the double again would cost a shortest-form conversion per field.
   std::string_view text = v.raw_json_token();
-  double d;
-  if (t != od::json_type::number || v.get_double().get(d)) {
+  double ignored;
+  if (t != od::json_type::number || v.get_double().get(ignored))
     return Fail(param, "expected a number", kInvalidType);
-  }
   while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' ||
                            text.back() == '\t')) {
     text.remove_suffix(1);
   }
-  *out = JsonNumber{d, text};
+  *out = text;
   return true;
 }
 
@@ -1959,9 +1954,9 @@ void Run::WriteGenerationConfig(JsonWriter& w) {
     w.Key(k);
   };
   if (temperature_)
-    key("temperature"), w.Raw(temperature_->text);
+    key("temperature"), w.Raw(*temperature_);
   if (top_p_)
-    key("topP"), w.Raw(top_p_->text);
+    key("topP"), w.Raw(*top_p_);
   if (top_k_)
     key("topK"), w.Int(*top_k_);
   if (n_)
@@ -1979,9 +1974,9 @@ void Run::WriteGenerationConfig(JsonWriter& w) {
   if (seed_)
     key("seed"), w.Int(static_cast<int32_t>(static_cast<uint32_t>(*seed_)));
   if (presence_penalty_)
-    key("presencePenalty"), w.Raw(presence_penalty_->text);
+    key("presencePenalty"), w.Raw(*presence_penalty_);
   if (frequency_penalty_)
-    key("frequencyPenalty"), w.Raw(frequency_penalty_->text);
+    key("frequencyPenalty"), w.Raw(*frequency_penalty_);
   if (response_format_ == ResponseFormat::kJsonObject ||
       response_format_ == ResponseFormat::kJsonSchema) {
     key("responseMimeType"), w.String("application/json");
