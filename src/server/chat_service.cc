@@ -1263,7 +1263,11 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
 }
 
 void ChatService::RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens) {
-  answered_calls_.push_back(AnsweredCall{key, keys_.InternModel(model), tokens});
+  ModelId model_id = keys_.InternModel(model);
+  // Counted at the end of the loop iteration, a translation and a send later: time enough for
+  // lines a key in rotation among thousands last touched a whole cycle ago.
+  keys_.PrefetchUsage(key, model_id);
+  answered_calls_.push_back(AnsweredCall{key, model_id, tokens});
   call_stats_.Record(WallMillis(), tokens);
 }
 
@@ -1734,8 +1738,6 @@ void ChatService::Retire(ChatExchange* exchange) {
 
 void ChatService::CountAnswers() {
   int64_t now = WallMillis();
-  for (const AnsweredCall& call : answered_calls_)
-    keys_.PrefetchUsage(call.key, call.model);
   for (uint32_t key : answered_keys_)
     throttle_.Record(key, /*got_429=*/false, 0, now);  // a success never trips it
   for (const AnsweredCall& call : answered_calls_)

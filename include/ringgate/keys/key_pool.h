@@ -157,9 +157,10 @@ class KeyPoolShard {
   // API_KEY_DAILY_LIMIT (<= 0: none).
   int64_t daily_limit() const { return options_.daily_limit; }
   const UsageCounters& usage() const { return usage_; }
-  // Starts fetching what RecordUsage(key, model, ...) writes: a batch of answers prefetches all of
-  // theirs first, so the cache misses of thousands of keys in rotation overlap.
-  void PrefetchUsage(uint32_t key, ModelId model) const {
+  // Starts fetching what RecordUsage(key, model, ...) writes: called when a success is noted, so
+  // its lines arrive while the answer is translated and sent, before the loop iteration's end
+  // counts the batch. Always inlined, as UsageCounters::Prefetch (why: there).
+  [[gnu::always_inline]] void PrefetchUsage(uint32_t key, ModelId model) const {
     usage_.Prefetch(key, model);
     if (key < flags_.size())
       __builtin_prefetch(&flags_[key], 1);
@@ -277,15 +278,21 @@ class KeyPoolShard {
   // Pulls toward the cache what the next Pick of this model will touch: the key that will be
   // popped next (the stack's top, or the soft key a pre-drawn start lands on). With thousands of
   // keys each pick lands on a key whose state nothing touched for a whole cycle; a request later
-  // those lines are where Pick, the upstream request and the usage counters look for them.
-  // Measured at a fixed request rate with 5,000 keys, removing it costs 3% of a request's CPU
-  // (docs/benchmarks.md, "Key pool size after these changes").
-  void PrefetchNext(const ModelState& s, ModelId model) const;
+  // those lines are where Pick and the upstream request (the key's text) look for them. The
+  // usage lines are fetched when the answer arrives (PrefetchUsage), not here: ~600 us later they
+  // would be gone again. docs/benchmarks.md, "Key pool size after these changes" and "Session of
+  // 2026-11-26 from 17:42 UTC".
+  void PrefetchNext(const ModelState& s) const;
   void NoteKeyCalls(uint32_t key, uint64_t calls);
   void ResetUsage(int64_t day_end_ms);
   uint64_t Random();
-  // Uniform enough for n up to 2^32 (bias below 2^-32).
-  uint32_t RandomBelow(uint32_t n) { return static_cast<uint32_t>(Random() % n); }
+  // Uniform in [0, n), n > 0, without a division in the common case.
+  uint32_t RandomBelow(uint32_t n);
+  // A 32-bit draw taken to [0, n) by multiply-shift (bias below n / 2^32; the soft limit's
+  // spread over over-limit keys needs no more).
+  static uint32_t ScaleToRange(uint32_t draw, uint32_t n) {
+    return static_cast<uint32_t>((uint64_t{draw} * n) >> 32);
+  }
 
   KeyPoolOptions options_;
   uint64_t rng_;
