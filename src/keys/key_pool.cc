@@ -213,7 +213,7 @@ void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
   }
 }
 
-void KeyPoolShard::PrefetchNext(const ModelState& s) const {
+inline void KeyPoolShard::PrefetchNext(const ModelState& s) const {
   // Only prefetches: reading the top's state to skip keys that left ready would itself wait for
   // the line this is meant to fetch early (perf put 0.8% of the server's samples on that load).
   // A top that is no longer ready is rare (a rest, a quarantine or the daily limit since the

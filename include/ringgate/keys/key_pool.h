@@ -282,7 +282,8 @@ class KeyPoolShard {
   // usage lines are fetched when the answer arrives (PrefetchUsage), not here: ~600 us later they
   // would be gone again. docs/benchmarks.md, "Key pool size after these changes" and "Session of
   // 2026-11-26 from 17:42 UTC".
-  void PrefetchNext(const ModelState& s) const;
+  // Always inlined, for the reason UsageCounters::Prefetch gives.
+  [[gnu::always_inline]] inline void PrefetchNext(const ModelState& s) const;
   void NoteKeyCalls(uint32_t key, uint64_t calls);
   void ResetUsage(int64_t day_end_ms);
   uint64_t Random();
