@@ -218,16 +218,19 @@ inline void KeyPoolShard::PrefetchNext(const ModelState& s) const {
   // the line this is meant to fetch early (perf put 0.8% of the server's samples on that load).
   // A top that is no longer ready is rare (a rest, a quarantine or the daily limit since the
   // shuffle) and costs one useless prefetch.
-  uint32_t key;
-  if (!s.stack.empty()) {
-    key = s.stack.back();
+  if (!s.ready.empty()) {
+    // An empty stack means the next pick reshuffles: nothing to guess.
+    if (!s.stack.empty()) {
+      uint32_t key = s.stack.back();
+      __builtin_prefetch(&s.per_key[key]);
+      __builtin_prefetch(keys_.Address(key));
+    }
   } else if (!s.soft.empty()) {
-    key = s.soft[ScaleToRange(s.next_soft_draw, static_cast<uint32_t>(s.soft.size()))];
-  } else {
-    return;
+    // Every key is over the daily limit: the next pick is the soft draw (the stack may still hold
+    // keys that left ready, which that pick never looks at), and it reads only the key's text.
+    uint32_t key = s.soft[ScaleToRange(s.next_soft_draw, static_cast<uint32_t>(s.soft.size()))];
+    __builtin_prefetch(keys_.Address(key));
   }
-  __builtin_prefetch(&s.per_key[key]);
-  __builtin_prefetch(keys_.Address(key));
 }
 
 PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& tried) {
