@@ -111,7 +111,7 @@ std::optional<uint32_t> KeyPoolShard::IndexOf(std::string_view key) const {
 }
 
 void KeyPoolShard::GrowState(ModelState& s) {
-  s.per_key.resize(keys_.size(), ModelState::PerKey{kNoPos, 0, kOff});
+  s.per_key.resize(keys_.size(), ModelState::PerKey{kNoPos, 0, 0, kOff});
 }
 
 KeyPoolShard::ModelState& KeyPoolShard::StateFor(ModelId model) {
@@ -144,6 +144,8 @@ void KeyPoolShard::Refresh(ModelState& s, uint32_t key) {
   if (current == desired)
     return;
 
+  if (current == kReady)
+    ++s.left_ready;
   if (current == kReady || current == kSoft) {
     std::vector<uint32_t>& set = current == kReady ? s.ready : s.soft;
     uint32_t p = s.per_key[key].pos;
@@ -156,15 +158,14 @@ void KeyPoolShard::Refresh(ModelState& s, uint32_t key) {
     --s.resting;
   }
 
-  s.per_key[key].state = static_cast<uint8_t>((s.per_key[key].state & kInStack) | desired);
+  s.per_key[key].state = desired;
   if (desired == kReady || desired == kSoft) {
     std::vector<uint32_t>& set = desired == kReady ? s.ready : s.soft;
     s.per_key[key].pos = static_cast<uint32_t>(set.size());
     set.push_back(key);
-    if (desired == kReady && !(s.per_key[key].state & kInStack) &&
-        s.per_key[key].used_cycle != s.cycle) {
+    // Placed in the stack this cycle: either still there, or it had its turn.
+    if (desired == kReady && s.per_key[key].stack_cycle != s.cycle)
       InsertIntoStack(s, key);
-    }
   } else if (desired == kResting) {
     ++s.resting;
   }
@@ -180,20 +181,28 @@ void KeyPoolShard::RefreshAllModels(uint32_t key) {
 void KeyPoolShard::InsertIntoStack(ModelState& s, uint32_t key) {
   // Inside-out Fisher-Yates step: a uniformly random place in what is left of the cycle.
   s.stack.push_back(key);
-  uint32_t j = RandomBelow(static_cast<uint32_t>(s.stack.size()));
-  std::swap(s.stack[j], s.stack.back());
-  s.per_key[key].state |= kInStack;
+  uint32_t last = static_cast<uint32_t>(s.stack.size() - 1);
+  uint32_t j = RandomBelow(last + 1);
+  std::swap(s.stack[j], s.stack[last]);
+  s.per_key[s.stack[last]].stack_pos = last;
+  s.per_key[key].stack_pos = j;
+  s.per_key[key].stack_cycle = s.cycle;
 }
 
 void KeyPoolShard::Reshuffle(ModelState& s) {
-  ++s.cycle;
+  if (++s.cycle == 0)  // 0 marks "not placed this cycle"
+    s.cycle = 1;
+  s.left_ready = 0;
   s.stack.assign(s.ready.begin(), s.ready.end());
   for (size_t i = s.stack.size(); i > 1; --i) {
     uint32_t j = RandomBelow(static_cast<uint32_t>(i));
     std::swap(s.stack[i - 1], s.stack[j]);
   }
-  for (uint32_t key : s.stack)
-    s.per_key[key].state |= kInStack;
+  for (uint32_t i = 0; i < s.stack.size(); ++i) {
+    ModelState::PerKey& k = s.per_key[s.stack[i]];
+    k.stack_pos = i;
+    k.stack_cycle = s.cycle;
+  }
 }
 
 void KeyPoolShard::SweepRests(ModelState& s, int64_t now_ms) {
@@ -222,7 +231,8 @@ inline void KeyPoolShard::PrefetchNext(const ModelState& s) const {
     // An empty stack means the next pick reshuffles: nothing to guess.
     if (!s.stack.empty()) {
       uint32_t key = s.stack.back();
-      __builtin_prefetch(&s.per_key[key]);
+      if (s.left_ready != 0)  // only then does the pick read the key's state
+        __builtin_prefetch(&s.per_key[key]);
       __builtin_prefetch(keys_.Address(key));
     }
   } else if (!s.soft.empty()) {
@@ -261,26 +271,28 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
       }
       uint32_t key = s.stack.back();
       s.stack.pop_back();
-      s.per_key[key].state &= static_cast<uint8_t>(~kInStack);
-      if ((s.per_key[key].state & kStateMask) != kReady)
-        continue;  // left ready since the shuffle
+      // Every key in the stack is ready unless one left ready since the shuffle.
+      if (s.left_ready != 0 && (s.per_key[key].state & kStateMask) != kReady) {
+        s.per_key[key].stack_cycle = 0;  // no turn taken: it rejoins this cycle if it comes back
+        continue;
+      }
       if (tried.Contains(key)) {
         set_aside_.push_back(key);
         continue;
       }
       result.status = PickStatus::kOk;
       result.key = key;
-      s.per_key[key].used_cycle = s.cycle;
       break;
     }
     if (result.ok())
       PrefetchNext(s);
     // Tried keys keep their turn in this cycle for other requests.
     for (auto it = set_aside_.rbegin(); it != set_aside_.rend(); ++it) {
-      if ((s.per_key[*it].state & (kStateMask | kInStack)) != kReady)
+      if ((s.per_key[*it].state & kStateMask) != kReady || InStack(s, *it))
         continue;
+      s.per_key[*it].stack_pos = static_cast<uint32_t>(s.stack.size());
+      s.per_key[*it].stack_cycle = s.cycle;
       s.stack.push_back(*it);
-      s.per_key[*it].state |= kInStack;
     }
     if (result.ok())
       return result;

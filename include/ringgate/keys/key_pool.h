@@ -15,7 +15,7 @@
 // comes back mid-cycle is inserted at a random place, at most once). So a pick is O(1) amortised
 // however many keys rest, and "every key of this model rests" is a size check.
 //
-// Model state is created the first time a model is picked or rested: 9 bytes per key per model.
+// Model state is created the first time a model is picked or rested: 16 bytes per key per model.
 //
 // Times are Unix epoch milliseconds (the caller's clock, read once per loop iteration).
 #pragma once
@@ -223,7 +223,6 @@ class KeyPoolShard {
  private:
   enum State : uint8_t { kOff = 0, kReady = 1, kSoft = 2, kResting = 3 };
   static constexpr uint8_t kStateMask = 3;
-  static constexpr uint8_t kInStack = 0x80;
   static constexpr uint32_t kNoPos = 0xFFFFFFFF;
 
   struct KeyFlags {
@@ -238,17 +237,22 @@ class KeyPoolShard {
   };
 
   struct ModelState {
-    // What a pick reads and writes of one key, together: with thousands of keys in rotation each
-    // pick finds its key's line evicted, and one line costs less than three.
+    // One key's place in this model's sets. A pick in a healthy pool reads none of it (see
+    // left_ready): with thousands of keys each such read is a cache line a cycle old.
     struct PerKey {
       uint32_t pos;  // index in ready or soft
-      // The cycle in which Pick last handed the key out; a key back from a rest rejoins the
-      // current cycle only if it has not had its turn in it.
-      uint32_t used_cycle;
-      uint8_t state;  // State | kInStack
+      // Where the key was put in the stack, and in which cycle (0: not this cycle, or popped
+      // while not ready). It is in the stack while stack_cycle == cycle and stack[stack_pos] is
+      // the key; placed this cycle and no longer there means it had its turn.
+      uint32_t stack_pos;
+      uint32_t stack_cycle;
+      uint8_t state;  // State
     };
     std::vector<PerKey> per_key;
     uint32_t cycle = 1;
+    // Keys that left ready since the last reshuffle. While 0, every key in the stack is ready,
+    // so a pick pops without reading the key's state.
+    uint32_t left_ready = 0;
     std::vector<uint32_t> ready;
     std::vector<uint32_t> soft;
     std::vector<uint32_t> stack;
@@ -275,6 +279,10 @@ class KeyPoolShard {
   void SweepRests(ModelState& s, int64_t now_ms);
   void Reshuffle(ModelState& s);
   void InsertIntoStack(ModelState& s, uint32_t key);
+  static bool InStack(const ModelState& s, uint32_t key) {
+    const ModelState::PerKey& k = s.per_key[key];
+    return k.stack_cycle == s.cycle && k.stack_pos < s.stack.size() && s.stack[k.stack_pos] == key;
+  }
   // Pulls toward the cache what the next Pick of this model will touch: the key that will be
   // popped next (the stack's top, or the soft key a pre-drawn start lands on). With thousands of
   // keys each pick lands on a key whose state nothing touched for a whole cycle; a request later
