@@ -236,6 +236,30 @@ TEST(KeyPoolShard, KeyBackFromRestRejoinsTheCycleOnce) {
       std::max({counts[1], counts[2], counts[3]}) - std::min({counts[1], counts[2], counts[3]}), 1);
 }
 
+// A key popped while resting has not had its turn: back within the same cycle, it gets it before
+// the cycle ends. A twin pool with the same seed shows the order the cycle will pop keys in.
+TEST(KeyPoolShard, KeySkippedWhileRestingGetsItsTurnInTheSameCycle) {
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    Pool twin(4, 0, seed), p(4, 0, seed);
+    ModelId mt = twin.shard.InternModel("m"), m = p.shard.InternModel("m");
+    std::vector<uint32_t> order;
+    for (int i = 0; i < 4; ++i)
+      order.push_back(twin.shard.Pick(mt, kT0, {}).key);
+
+    std::set<uint32_t> cycle;
+    cycle.insert(p.shard.Pick(m, kT0, {}).key);  // order[0]
+    p.shard.Apply(HealthEvent::Rest(order[1], "m", kT0 + 5));
+    PickResult second = p.shard.Pick(m, kT0 + 1, {});  // pops order[1] resting, skips it
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second.key, order[2]) << "seed " << seed;
+    cycle.insert(second.key);
+    // order[1] is back: the cycle's two remaining turns are order[1]'s and order[3]'s.
+    cycle.insert(p.shard.Pick(m, kT0 + 6, {}).key);
+    cycle.insert(p.shard.Pick(m, kT0 + 7, {}).key);
+    EXPECT_EQ(cycle.size(), 4u) << "seed " << seed;
+  }
+}
+
 TEST(KeyPoolShard, SoftDailyLimit) {
   Pool p(3, /*daily_limit=*/2);
   ModelId m = p.shard.InternModel("m");
