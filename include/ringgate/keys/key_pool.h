@@ -283,14 +283,13 @@ class KeyPoolShard {
     const ModelState::PerKey& k = s.per_key[key];
     return k.stack_cycle == s.cycle && k.stack_pos < s.stack.size() && s.stack[k.stack_pos] == key;
   }
-  // Pulls toward the cache what the next Pick of this model will touch: the key that will be
-  // popped next (the stack's top, or the soft key a pre-drawn start lands on). With thousands of
-  // keys each pick lands on a key whose state nothing touched for a whole cycle; a request later
-  // those lines are where Pick and the upstream request (the key's text) look for them. The
+  // Pulls toward the cache what the next Pick of this model and its upstream request will read:
+  // the text of the key popped next (the stack's top, or the soft key a pre-drawn start lands
+  // on), and its state only while some key left ready since the shuffle (only then does the pick
+  // read it). With thousands of keys that key's lines were last touched a whole cycle ago. The
   // usage lines are fetched when the answer arrives (PrefetchUsage), not here: ~600 us later they
-  // would be gone again. docs/benchmarks.md, "Key pool size after these changes" and "Session of
-  // 2026-11-26 from 17:42 UTC".
-  // Always inlined, for the reason UsageCounters::Prefetch gives.
+  // would be gone again. docs/benchmarks.md, "Session of 2026-11-26 from 17:42 UTC". Always
+  // inlined, for the reason UsageCounters::Prefetch gives.
   [[gnu::always_inline]] inline void PrefetchNext(const ModelState& s) const;
   void NoteKeyCalls(uint32_t key, uint64_t calls);
   void ResetUsage(int64_t day_end_ms);
