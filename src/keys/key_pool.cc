@@ -79,15 +79,14 @@ size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined
       continue;
     uint32_t index = keys_.Add(key);
     index_.emplace(key, index);
-    KeyFlags flags;
-    flags.quarantined = quarantined;
-    if (quarantined)
-      flags.reason = HealthReason::kListedInvalid;
-    flags_.push_back(flags);
-    if (quarantined)
+    KeyFlags& f = flags(index);
+    f.quarantined = quarantined;
+    if (quarantined) {
+      f.reason = HealthReason::kListedInvalid;
       ++quarantined_count_;
-    flags_.back().calls_today = static_cast<uint32_t>(usage_.Key(index).calls);
-    NoteKeyCalls(index, flags_.back().calls_today);
+    }
+    f.calls_today = static_cast<uint32_t>(usage_.Key(index).calls);
+    NoteKeyCalls(index, f.calls_today);
     for (auto& s : states_) {
       if (!s)
         continue;
@@ -129,7 +128,7 @@ KeyPoolShard::ModelState& KeyPoolShard::StateFor(ModelId model) {
 }
 
 void KeyPoolShard::Refresh(ModelState& s, uint32_t key) {
-  const KeyFlags& f = flags_[key];
+  const KeyFlags& f = flags(key);
   uint8_t desired;
   if (f.quarantined) {
     desired = kOff;
@@ -330,28 +329,28 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
 void KeyPoolShard::Apply(const HealthEvent& event) {
   switch (event.kind) {
     case HealthEventKind::kQuarantine:
-      if (event.key >= flags_.size() || flags_[event.key].quarantined)
+      if (event.key >= size() || flags(event.key).quarantined)
         return;
-      flags_[event.key].quarantined = true;
-      flags_[event.key].reason = event.reason;
-      flags_[event.key].http_status = event.http_status;
+      flags(event.key).quarantined = true;
+      flags(event.key).reason = event.reason;
+      flags(event.key).http_status = event.http_status;
       ++quarantined_count_;
       ++change_count_;
       ++key_list_change_count_;
       RefreshAllModels(event.key);
       return;
     case HealthEventKind::kRestore:
-      if (event.key >= flags_.size() || !flags_[event.key].quarantined)
+      if (event.key >= size() || !flags(event.key).quarantined)
         return;
-      flags_[event.key].quarantined = false;
-      flags_[event.key].forgotten = false;
+      flags(event.key).quarantined = false;
+      flags(event.key).forgotten = false;
       --quarantined_count_;
       ++change_count_;
       ++key_list_change_count_;
       RefreshAllModels(event.key);
       return;
     case HealthEventKind::kRest: {
-      if (event.key >= flags_.size())
+      if (event.key >= size())
         return;
       ModelState& s = StateFor(models_.Intern(event.model.view()));
       auto [it, inserted] = s.rest_until.try_emplace(event.key, event.until_ms);
@@ -367,14 +366,14 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
       return;
     }
     case HealthEventKind::kUsage: {
-      if (event.key >= flags_.size())
+      if (event.key >= size())
         return;
       if (event.until_ms > usage_.day_end_ms())
         ResetUsage(event.until_ms);
       UsageDelta delta{event.key, models_.Intern(event.model.view()), event.calls, event.tokens};
       if (usage_.Merge(delta, event.until_ms)) {
-        flags_[event.key].calls_today += event.calls;
-        NoteKeyCalls(event.key, flags_[event.key].calls_today);
+        flags(event.key).calls_today += event.calls;
+        NoteKeyCalls(event.key, flags(event.key).calls_today);
       }
       ++change_count_;
       return;
@@ -389,22 +388,22 @@ void KeyPoolShard::Apply(const HealthEvent& event) {
 }
 
 void KeyPoolShard::NoteKeyCalls(uint32_t key, uint64_t calls) {
-  if (options_.daily_limit <= 0 || flags_[key].over_limit)
+  if (options_.daily_limit <= 0 || flags(key).over_limit)
     return;
   if (calls < static_cast<uint64_t>(options_.daily_limit))
     return;
-  flags_[key].over_limit = true;
+  flags(key).over_limit = true;
   RefreshAllModels(key);
 }
 
 void KeyPoolShard::ResetUsage(int64_t day_end_ms) {
   usage_.ResetToDay(day_end_ms);
   ++change_count_;
-  for (uint32_t key = 0; key < flags_.size(); ++key) {
-    flags_[key].calls_today = 0;
-    if (!flags_[key].over_limit)
+  for (uint32_t key = 0; key < size(); ++key) {
+    flags(key).calls_today = 0;
+    if (!flags(key).over_limit)
       continue;
-    flags_[key].over_limit = false;
+    flags(key).over_limit = false;
     RefreshAllModels(key);
   }
 }
@@ -416,10 +415,10 @@ void KeyPoolShard::MaybeDailyReset(int64_t now_ms) {
 
 void KeyPoolShard::RecordUsage(uint32_t key, ModelId usage_model, uint64_t tokens, int64_t now_ms) {
   MaybeDailyReset(now_ms);
-  if (key >= flags_.size())
+  if (key >= size())
     return;
   usage_.Add(key, usage_model, 1, tokens);
-  NoteKeyCalls(key, ++flags_[key].calls_today);
+  NoteKeyCalls(key, ++flags(key).calls_today);
   ++change_count_;
 }
 
@@ -461,9 +460,9 @@ std::vector<HealthEvent> KeyPoolShard::EventsToMatch(const KeyLists& lists) cons
   }
   std::vector<HealthEvent> events;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
-    if (valid[i] && flags_[i].quarantined)
+    if (valid[i] && flags(i).quarantined)
       events.push_back(HealthEvent::Restore(i));
-    if (!valid[i] && !flags_[i].quarantined)
+    if (!valid[i] && !flags(i).quarantined)
       events.push_back(HealthEvent::Quarantine(i));
   }
   return events;
@@ -472,7 +471,7 @@ std::vector<HealthEvent> KeyPoolShard::EventsToMatch(const KeyLists& lists) cons
 std::vector<std::string> KeyPoolShard::ActiveKeys() const {
   std::vector<std::string> out;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
-    if (!flags_[i].quarantined)
+    if (!flags(i).quarantined)
       out.emplace_back(keys_[i]);
   }
   return out;
@@ -481,7 +480,7 @@ std::vector<std::string> KeyPoolShard::ActiveKeys() const {
 std::vector<std::string> KeyPoolShard::QuarantinedKeys() const {
   std::vector<std::string> out;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
-    if (flags_[i].quarantined && !flags_[i].forgotten)
+    if (flags(i).quarantined && !flags(i).forgotten)
       out.emplace_back(keys_[i]);
   }
   return out;

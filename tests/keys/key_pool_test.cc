@@ -504,26 +504,55 @@ TEST(UsageCounters, AddTakeReset) {
 namespace ringgate {
 namespace {
 
-TEST(KeyTexts, ShortLongAndManyKeysKeepTheirTextAndTheirViews) {
-  KeyTexts texts;
+struct TestPayload {
+  uint32_t count = 0;
+  bool flag = false;
+};
+
+TEST(KeyRecords, ShortLongAndManyKeysKeepTheirTextPayloadAndViews) {
+  using Records = KeyRecords<TestPayload>;
+  Records records;
+  constexpr size_t kFits = Records::kInlineText;
   std::string long_key(300, 'L');
-  EXPECT_EQ(texts.Add("AIzaSyShort"), 0u);
-  EXPECT_EQ(texts.Add(long_key), 1u);
-  EXPECT_EQ(texts.Add(std::string(47, 'x')), 2u);  // the longest that fits a slot
-  EXPECT_EQ(texts.Add(std::string(48, 'y')), 3u);  // the shortest that does not
-  std::string_view first = texts[0];
-  std::string_view second = texts[1];
-  for (int i = 0; i < 5000; ++i)  // several chunks: earlier views must not move
-    texts.Add("AIzaSy" + std::to_string(i));
-  EXPECT_EQ(texts.size(), 5004u);
+  EXPECT_EQ(records.Add("AIzaSyShort"), 0u);
+  EXPECT_EQ(records.Add(long_key), 1u);
+  EXPECT_EQ(records.Add(std::string(kFits, 'x')), 2u);      // the longest held inline
+  EXPECT_EQ(records.Add(std::string(kFits + 1, 'y')), 3u);  // the shortest that is not
+  records.payload(1).count = 7;
+  records.payload(3).flag = true;
+  std::string_view first = records[0];
+  std::string_view second = records[1];
+  const void* first_record = records.Address(0);
+  for (int i = 0; i < 5000; ++i)  // several chunks: earlier views and records must not move
+    records.Add("AIzaSy" + std::to_string(i));
+  EXPECT_EQ(records.size(), 5004u);
   EXPECT_EQ(first, "AIzaSyShort");
-  EXPECT_EQ(first.data(), texts[0].data());
+  EXPECT_EQ(first.data(), records[0].data());
+  EXPECT_EQ(first_record, records.Address(0));
   EXPECT_EQ(second, long_key);
-  EXPECT_EQ(texts[2], std::string(47, 'x'));
-  EXPECT_EQ(texts[3], std::string(48, 'y'));
-  EXPECT_EQ(texts[5003], "AIzaSy4999");
-  EXPECT_EQ(texts.Add(""), 5004u);
-  EXPECT_EQ(texts[5004], "");
+  EXPECT_EQ(records[2], std::string(kFits, 'x'));
+  EXPECT_EQ(records[3], std::string(kFits + 1, 'y'));
+  EXPECT_EQ(records[5003], "AIzaSy4999");
+  EXPECT_EQ(records.payload(1).count, 7u);
+  EXPECT_TRUE(records.payload(3).flag);
+  EXPECT_EQ(records.payload(5003).count, 0u);
+  EXPECT_FALSE(records.payload(5003).flag);
+  EXPECT_EQ(records.Add(""), 5004u);
+  EXPECT_EQ(records[5004], "");
+  // One line per key: each record starts a cache line, and a Google key's text (39 characters)
+  // and its payload are in that line.
+  for (uint32_t i : {0u, 1u, 2u, 1023u, 1024u, 5003u}) {
+    auto address = reinterpret_cast<uintptr_t>(records.Address(i));
+    EXPECT_EQ(address % Records::kRecordBytes, 0u) << i;
+    auto payload = reinterpret_cast<uintptr_t>(&records.payload(i));
+    EXPECT_GE(payload, address);
+    EXPECT_LT(payload + sizeof(TestPayload), address + Records::kRecordBytes);
+  }
+  std::string_view text = records[5003];
+  auto text_start = reinterpret_cast<uintptr_t>(text.data());
+  auto line = reinterpret_cast<uintptr_t>(records.Address(5003));
+  EXPECT_LE(text_start + text.size(), line + Records::kRecordBytes);
+  EXPECT_GE(kFits, 39u);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@
 
 #include "ringgate/keys/health_event.h"
 #include "ringgate/keys/key_list.h"
-#include "ringgate/keys/key_texts.h"
+#include "ringgate/keys/key_records.h"
 #include "ringgate/keys/model_registry.h"
 #include "ringgate/keys/usage_counters.h"
 
@@ -142,10 +142,8 @@ class KeyPoolShard {
   void MaybeDailyReset(int64_t now_ms);
 
   // Inspection (dashboard, tests).
-  bool IsQuarantined(uint32_t key) const { return key < flags_.size() && flags_[key].quarantined; }
-  bool IsOverDailyLimit(uint32_t key) const {
-    return key < flags_.size() && flags_[key].over_limit;
-  }
+  bool IsQuarantined(uint32_t key) const { return key < size() && flags(key).quarantined; }
+  bool IsOverDailyLimit(uint32_t key) const { return key < size() && flags(key).over_limit; }
   // End of the (key, model) rest, 0 if it does not rest (an ended rest not yet swept reads as its
   // end, which is <= now).
   int64_t RestUntil(uint32_t key, ModelId model) const;
@@ -162,8 +160,8 @@ class KeyPoolShard {
   // counts the batch. Always inlined, as UsageCounters::Prefetch (why: there).
   [[gnu::always_inline]] void PrefetchUsage(uint32_t key, ModelId model) const {
     usage_.Prefetch(key, model);
-    if (key < flags_.size())
-      __builtin_prefetch(&flags_[key], 1);
+    if (key < size())
+      __builtin_prefetch(keys_.Address(key), 1);  // the daily count
   }
   // The events that bring this pool in line with lists (after "test all keys", or an edit of the
   // lists): Restore for a quarantined key in lists.valid, Quarantine for an active key that is in
@@ -177,18 +175,18 @@ class KeyPoolShard {
   // ---- For the dashboard ----
   // Why the key is quarantined, and the upstream status behind it (0 if none).
   HealthReason QuarantineReason(uint32_t key) const {
-    return key < flags_.size() ? flags_[key].reason : HealthReason::kUnknown;
+    return key < size() ? flags(key).reason : HealthReason::kUnknown;
   }
   uint16_t QuarantineStatus(uint32_t key) const {
-    return key < flags_.size() ? flags_[key].http_status : 0;
+    return key < size() ? flags(key).http_status : 0;
   }
   // "Clear invalid keys": a quarantined key is forgotten: no longer listed, checked or exported,
   // until it is restored (re-added, or found valid). Indices stay (every core keeps the same).
   void Forget(uint32_t key) {
-    if (key < flags_.size() && flags_[key].quarantined)
-      flags_[key].forgotten = true;
+    if (key < size() && flags(key).quarantined)
+      flags(key).forgotten = true;
   }
-  bool IsForgotten(uint32_t key) const { return key < flags_.size() && flags_[key].forgotten; }
+  bool IsForgotten(uint32_t key) const { return key < size() && flags(key).forgotten; }
   // ---- Snapshots (persistence, dashboard) ----
   // Counts every change to what a snapshot holds (keys added, quarantine, restore, rests, usage,
   // usage resets), so a snapshotter can tell whether anything changed since its last look.
@@ -232,9 +230,11 @@ class KeyPoolShard {
     HealthReason reason = HealthReason::kUnknown;  // of the quarantine
     uint16_t http_status = 0;
     // Calls today over every model (this core's and the merged ones): the daily limit's count,
-    // beside the flags a call reads anyway.
+    // in the key's record, which the pick has just fetched.
     uint32_t calls_today = 0;
   };
+  KeyFlags& flags(uint32_t key) { return keys_.payload(key); }
+  const KeyFlags& flags(uint32_t key) const { return keys_.payload(key); }
 
   struct ModelState {
     // One key's place in this model's sets. A pick in a healthy pool reads none of it (see
@@ -284,8 +284,8 @@ class KeyPoolShard {
     return k.stack_cycle == s.cycle && k.stack_pos < s.stack.size() && s.stack[k.stack_pos] == key;
   }
   // Pulls toward the cache what the next Pick of this model and its upstream request will read:
-  // the text of the key popped next (the stack's top, or the soft key a pre-drawn start lands
-  // on), and its state only while some key left ready since the shuffle (only then does the pick
+  // the record (text and flags) of the key popped next (the stack's top, or the soft key a
+  // pre-drawn start lands on), and its model state only while some key left ready since the shuffle (only then does the pick
   // read it). With thousands of keys that key's lines were last touched a whole cycle ago. The
   // usage lines are fetched when the answer arrives (PrefetchUsage), not here: ~600 us later they
   // would be gone again. docs/benchmarks.md, "Session of 2026-11-26 from 17:42 UTC". Always
@@ -304,9 +304,8 @@ class KeyPoolShard {
 
   KeyPoolOptions options_;
   uint64_t rng_;
-  KeyTexts keys_;
+  KeyRecords<KeyFlags> keys_;  // text and flags, one cache line per key
   std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> index_;
-  std::vector<KeyFlags> flags_;
   size_t quarantined_count_ = 0;
   ModelRegistry models_;
   std::vector<std::unique_ptr<ModelState>> states_;  // by ModelId, null until used
