@@ -285,11 +285,12 @@ class KeyPoolShard {
   }
   // Pulls toward the cache what the next Pick of this model and its upstream request will read:
   // the record (text and flags) of the key popped next (the stack's top, or the soft key a
-  // pre-drawn start lands on), and its model state only while some key left ready since the shuffle (only then does the pick
-  // read it). With thousands of keys that key's lines were last touched a whole cycle ago. The
-  // usage lines are fetched when the answer arrives (PrefetchUsage), not here: ~600 us later they
-  // would be gone again. docs/benchmarks.md, "Session of 2026-11-26 from 17:42 UTC". Always
-  // inlined, for the reason UsageCounters::Prefetch gives.
+  // pre-drawn start lands on), and its model state only while some key left ready since the
+  // shuffle (only then does the pick read it). With thousands of keys that key's lines were last
+  // touched a whole cycle ago. The usage lines are fetched when the answer arrives
+  // (PrefetchUsage), not here: ~600 us later they would be gone again. docs/benchmarks.md,
+  // "Session of 2026-11-26 from 17:42 UTC". Always inlined, for the reason
+  // UsageCounters::Prefetch gives.
   [[gnu::always_inline]] inline void PrefetchNext(const ModelState& s) const;
   void NoteKeyCalls(uint32_t key, uint64_t calls);
   void ResetUsage(int64_t day_end_ms);
