@@ -1264,9 +1264,6 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
 
 void ChatService::RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens) {
   ModelId model_id = keys_.InternModel(model);
-  // Counted at the end of the loop iteration, a translation and a send later: time enough for
-  // lines a key in rotation among thousands last touched a whole cycle ago.
-  keys_.PrefetchUsage(key, model_id);
   answered_calls_.push_back(AnsweredCall{key, model_id, tokens});
   call_stats_.Record(WallMillis(), tokens);
 }
@@ -1740,6 +1737,13 @@ void ChatService::CountAnswers() {
   int64_t now = WallMillis();
   for (uint32_t key : answered_keys_)
     throttle_.Record(key, /*got_429=*/false, 0, now);  // a success never trips it
+  // With thousands of keys each call's usage line is a miss, and on a virtual machine its page
+  // walk too: all of the iteration's fetches are started before the first count, so they wait
+  // together rather than one after another (or one at a time at each success, where a
+  // prefetch's page walk stalled the answer's path: docs/benchmarks.md, "Session of 2026-11-26
+  // from 19:56 UTC").
+  for (const AnsweredCall& call : answered_calls_)
+    keys_.PrefetchUsage(call.key, call.model);
   for (const AnsweredCall& call : answered_calls_)
     keys_.RecordUsage(call.key, call.model, call.tokens, now);
   answered_keys_.clear();

@@ -155,9 +155,9 @@ class KeyPoolShard {
   // API_KEY_DAILY_LIMIT (<= 0: none).
   int64_t daily_limit() const { return options_.daily_limit; }
   const UsageCounters& usage() const { return usage_; }
-  // Starts fetching what RecordUsage(key, model, ...) writes: called when a success is noted, so
-  // its lines arrive while the answer is translated and sent, before the loop iteration's end
-  // counts the batch. Always inlined, as UsageCounters::Prefetch (why: there).
+  // Starts fetching what RecordUsage(key, model, ...) writes: the caller starts it for a whole
+  // batch of calls before counting the first. Always inlined, as UsageCounters::Prefetch (why:
+  // there).
   [[gnu::always_inline]] void PrefetchUsage(uint32_t key, ModelId model) const {
     usage_.Prefetch(key, model);
     if (key < size())
@@ -287,7 +287,7 @@ class KeyPoolShard {
   // the record (text and flags) of the key popped next (the stack's top, or the soft key a
   // pre-drawn start lands on), and its model state only while some key left ready since the
   // shuffle (only then does the pick read it). With thousands of keys that key's lines were last
-  // touched a whole cycle ago. The usage lines are fetched when the answer arrives
+  // touched a whole cycle ago. The usage lines are fetched when the calls are counted
   // (PrefetchUsage), not here: ~600 us later they would be gone again. docs/benchmarks.md,
   // "Session of 2026-11-26 from 17:42 UTC". Always inlined, for the reason
   // UsageCounters::Prefetch gives.
