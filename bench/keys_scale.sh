@@ -19,6 +19,10 @@
 # Also printed: the fake's CPU per request (it shares CPU 1 with wrk) and each round's own req/s
 # ratio with their mean and standard error.
 #
+# CONTROL=1 runs each side twice a round (four servers; best in multiples of four rounds) and
+# prints, beside the pooled ratio, each side's second run over its first: an A/A control taken
+# in the same minutes as the comparison, so host drift hits both alike.
+#
 # With B_BIN set it compares two binaries instead, both with the KEYS keys: RINGGATE_BIN (A)
 # against B_BIN (B, with the extra environment B_ENV, NAME=VALUE words), alternated the same way;
 # the ratios are B / A. E.g. an old build against the current one:
@@ -30,6 +34,7 @@ source bench/lib.sh
 
 KEYS=${KEYS:-5000}
 RATE=${RATE:-}
+CONTROL=${CONTROL:-}
 ROUNDS=${ROUNDS:-2}
 DAILY_LIMIT=${DAILY_LIMIT:-1000000000}
 DURATION=${DURATION:-8s}
@@ -113,32 +118,40 @@ run() {  # keys_file label group binary [NAME=VALUE...]
   fake_cpu=$(cpu_us_per $((fake_after - fake_before)) "$WRK_REQUESTS")
   printf '  %-10s %9.0f req/s  %6s CPU us/req (user %s)  (fake %s us/req)\n' "$label" \
     "$WRK_RPS" "$cpu" "$user_cpu" "$fake_cpu"
-  echo "$group $WRK_RPS $cpu $fake_cpu $user_cpu" >>"$work/results"
+  echo "$group $WRK_RPS $cpu $fake_cpu $user_cpu $round" >>"$work/results"
   stop_pid "$RG_PID"; RG_PID=""
   stop_pid "$FAKE_PID"; FAKE_PID=""
 }
 
 echo "GEMINI_API_KEYS=AIzaSy$(printf 'k%.0s' $(seq 1 33))" >"$work/one"
 read -r -a b_env <<<"${B_ENV:-}"
-run_a() {
+run_a() {  # [group]
   if [[ -n "${B_BIN:-}" ]]; then
-    run "$work/keys" "A" a "$RINGGATE_BIN"
+    run "$work/keys" "A" "${1:-a}" "$RINGGATE_BIN"
   else
-    run "$work/one" "1 key" a "$RINGGATE_BIN"
+    run "$work/one" "1 key" "${1:-a}" "$RINGGATE_BIN"
   fi
 }
-run_b() {
+run_b() {  # [group]
   if [[ -n "${B_BIN:-}" ]]; then
-    run "$work/keys" "B" b "$B_BIN" "${b_env[@]}"
+    run "$work/keys" "B" "${1:-b}" "$B_BIN" "${b_env[@]}"
   else
-    run "$work/keys" "$KEYS keys" b "$RINGGATE_BIN"
+    run "$work/keys" "$KEYS keys" "${1:-b}" "$RINGGATE_BIN"
   fi
 }
 # Odd rounds run A first, even rounds B first: the second run of a pair pays a little more (the
 # same binary against itself read 0.982 req/s with a fixed order), and alternating cancels that.
+# With CONTROL the four runs go ABBA and BAAB in turn, and which of a side's two runs comes first
+# changes every two rounds: over four rounds each run sits in every place alike.
+orders=("b2 a2 a b" "a b b2 a2" "b a a2 b2" "a2 b2 b a")
 for round in $(seq "$ROUNDS"); do
   echo "round $round"
-  if ((round % 2 == 1)); then
+  if [[ -n "$CONTROL" ]]; then
+    read -r -a order <<<"${orders[$((round % 4))]}"
+    for group in "${order[@]}"; do
+      if [[ $group == a* ]]; then run_a "$group"; else run_b "$group"; fi
+    done
+  elif ((round % 2 == 1)); then
     run_a
     run_b
   else
@@ -154,8 +167,8 @@ fi
 python3 - "$work/results" "${names[@]}" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-a = [r for r in rows if r[0] == "a"]
-b = [r for r in rows if r[0] == "b"]
+a = [r for r in rows if r[0] in ("a", "a2")]
+b = [r for r in rows if r[0] in ("b", "b2")]
 rps_a = statistics.median(float(r[1]) for r in a); rps_b = statistics.median(float(r[1]) for r in b)
 cpu_a = statistics.median(float(r[2]) for r in a); cpu_b = statistics.median(float(r[2]) for r in b)
 name_a, name_b = sys.argv[2], sys.argv[3]
@@ -166,11 +179,26 @@ print(f"fake CPU/req medians: {name_a} {fake_a:.2f} us, {name_b} {fake_b:.2f} us
 # Each round runs a and b back to back: each round's own ratio, and how much they scatter.
 user_a = statistics.median(float(r[4]) for r in a); user_b = statistics.median(float(r[4]) for r in b)
 print(f"ringgate user CPU/req medians: {name_a} {user_a:.2f} us, {name_b} {user_b:.2f} us (ratio {user_b / user_a:.3f})")
-for column, what in ((1, "req/s"), (2, "CPU/req"), (4, "user CPU/req")):
-    ratios = [float(rb[column]) / float(ra[column]) for ra, rb in zip(a, b)]
+# With CONTROL, a round's ratio is the mean of its two b runs over the mean of its two a runs.
+by_round = {}
+for r in rows:
+    by_round.setdefault(r[5], {})[r[0]] = r
+def side(runs, names, column):
+    return statistics.mean(float(runs[n][column]) for n in names if n in runs)
+def summary(label, ratios):
     if len(ratios) >= 2:
         mean = statistics.mean(ratios)
         se = statistics.stdev(ratios) / len(ratios) ** 0.5
-        print(f"per-round {what} ratios: " + " ".join(f"{r:.3f}" for r in ratios) +
+        print(f"{label}: " + " ".join(f"{r:.3f}" for r in ratios) +
               f"; mean {mean:.3f}, standard error {se:.3f}")
+for column, what in ((1, "req/s"), (2, "CPU/req"), (4, "user CPU/req")):
+    summary(f"per-round {what} ratios",
+            [side(runs, ("b", "b2"), column) / side(runs, ("a", "a2"), column)
+             for runs in by_round.values() if "a" in runs and "b" in runs])
+controls = [runs for runs in by_round.values() if all(g in runs for g in ("a", "a2", "b", "b2"))]
+if controls:
+    for column, what in ((1, "req/s"), (2, "CPU/req"), (4, "user CPU/req")):
+        summary(f"A/A control, {what}, each side's second run over its first",
+                [float(runs[g + "2"][column]) / float(runs[g][column])
+                 for runs in controls for g in ("a", "b")])
 PY
