@@ -74,6 +74,7 @@ uint64_t KeyPoolShard::Random() {
 
 size_t KeyPoolShard::AddKeys(std::span<const std::string> keys, bool quarantined) {
   size_t added = 0;
+  keys_.Expect(keys_.size() + keys.size());  // at most: duplicates and empty names are skipped
   for (const std::string& key : keys) {
     if (key.empty() || index_.count(std::string_view(key)))
       continue;

@@ -523,25 +523,32 @@ TEST(KeyRecords, ShortLongAndManyKeysKeepTheirTextPayloadAndViews) {
   std::string_view first = records[0];
   std::string_view second = records[1];
   const void* first_record = records.Address(0);
-  for (int i = 0; i < 5000; ++i)  // several chunks: earlier views and records must not move
+  EXPECT_FALSE(records.huge_pages_asked());
+  // Past one chunk (Records::kChunkRecords): earlier views and records must not move.
+  const int more = static_cast<int>(Records::kChunkRecords) + 1000;
+  for (int i = 0; i < more; ++i)
     records.Add("AIzaSy" + std::to_string(i));
-  EXPECT_EQ(records.size(), 5004u);
+  EXPECT_EQ(records.size(), 4u + more);
+  EXPECT_TRUE(records.huge_pages_asked());  // a pool this large asks for them
   EXPECT_EQ(first, "AIzaSyShort");
   EXPECT_EQ(first.data(), records[0].data());
   EXPECT_EQ(first_record, records.Address(0));
   EXPECT_EQ(second, long_key);
   EXPECT_EQ(records[2], std::string(kFits, 'x'));
   EXPECT_EQ(records[3], std::string(kFits + 1, 'y'));
+  const uint32_t last = static_cast<uint32_t>(records.size() - 1);
+  EXPECT_EQ(records[last], "AIzaSy" + std::to_string(more - 1));
   EXPECT_EQ(records[5003], "AIzaSy4999");
   EXPECT_EQ(records.payload(1).count, 7u);
   EXPECT_TRUE(records.payload(3).flag);
-  EXPECT_EQ(records.payload(5003).count, 0u);
-  EXPECT_FALSE(records.payload(5003).flag);
-  EXPECT_EQ(records.Add(""), 5004u);
-  EXPECT_EQ(records[5004], "");
+  EXPECT_EQ(records.payload(last).count, 0u);
+  EXPECT_FALSE(records.payload(last).flag);
+  EXPECT_EQ(records.Add(""), last + 1);
+  EXPECT_EQ(records[last + 1], "");
   // One line per key: each record starts a cache line, and a Google key's text (39 characters)
   // and its payload are in that line.
-  for (uint32_t i : {0u, 1u, 2u, 1023u, 1024u, 5003u}) {
+  const uint32_t chunk = static_cast<uint32_t>(Records::kChunkRecords);
+  for (uint32_t i : {0u, 1u, 2u, 1023u, 1024u, 5003u, chunk - 1, chunk, last}) {
     auto address = reinterpret_cast<uintptr_t>(records.Address(i));
     EXPECT_EQ(address % Records::kRecordBytes, 0u) << i;
     auto payload = reinterpret_cast<uintptr_t>(&records.payload(i));
@@ -553,6 +560,32 @@ TEST(KeyRecords, ShortLongAndManyKeysKeepTheirTextPayloadAndViews) {
   auto line = reinterpret_cast<uintptr_t>(records.Address(5003));
   EXPECT_LE(text_start + text.size(), line + Records::kRecordBytes);
   EXPECT_GE(kFits, 39u);
+}
+
+TEST(KeyRecords, OnlyLargePoolsAskForHugePages) {
+  using Records = KeyRecords<TestPayload>;
+  Records small;
+  for (int i = 0; i < 100; ++i)
+    small.Add("AIzaSy" + std::to_string(i));
+  EXPECT_FALSE(small.huge_pages_asked());
+  small.Expect(Records::kHugePageKeys - 1);
+  EXPECT_FALSE(small.huge_pages_asked());
+  small.Expect(Records::kHugePageKeys);  // e.g. the dashboard adds many keys later
+  EXPECT_TRUE(small.huge_pages_asked());
+  EXPECT_EQ(small[99], "AIzaSy99");
+}
+
+TEST(KeyPoolShard, AKeyListOfThousandsAsksForHugePages) {
+  KeyPoolShard small(KeyPoolOptions{}, 1, 0);
+  small.AddKeys(std::vector<std::string>{"AIzaSyA", "AIzaSyB"});
+  EXPECT_FALSE(small.key_records_on_huge_pages());
+  std::vector<std::string> many;
+  for (int i = 0; i < 3000; ++i)
+    many.push_back("AIzaSy" + std::to_string(i));
+  KeyPoolShard large(KeyPoolOptions{}, 1, 0);
+  EXPECT_EQ(large.AddKeys(many), 3000u);
+  EXPECT_TRUE(large.key_records_on_huge_pages());
+  EXPECT_EQ(large.key(2999), "AIzaSy2999");
 }
 
 }  // namespace

@@ -151,6 +151,8 @@ class KeyPoolShard {
   size_t ReadyCount(ModelId model, int64_t now_ms);
   size_t RestingCount(ModelId model, int64_t now_ms);
   size_t ActiveCount() const { return keys_.size() - quarantined_count_; }
+  // Whether the key records asked for huge pages (a pool of KeyRecords::kHugePageKeys or more).
+  bool key_records_on_huge_pages() const { return keys_.huge_pages_asked(); }
   int64_t throttled_until() const { return throttled_until_; }
   // API_KEY_DAILY_LIMIT (<= 0: none).
   int64_t daily_limit() const { return options_.daily_limit; }
