@@ -329,17 +329,19 @@ PickResult KeyPoolShard::Pick(ModelId model, int64_t now_ms, const ExcludeSet& t
 
 void KeyPoolShard::Apply(const HealthEvent& event) {
   switch (event.kind) {
-    case HealthEventKind::kQuarantine:
+    case HealthEventKind::kQuarantine: {
       if (event.key >= size() || flags(event.key).quarantined)
         return;
-      flags(event.key).quarantined = true;
-      flags(event.key).reason = event.reason;
-      flags(event.key).http_status = event.http_status;
+      KeyFlags& f = flags(event.key);
+      f.quarantined = true;
+      f.reason = event.reason;
+      f.http_status = event.http_status;
       ++quarantined_count_;
       ++change_count_;
       ++key_list_change_count_;
       RefreshAllModels(event.key);
       return;
+    }
     case HealthEventKind::kRestore:
       if (event.key >= size() || !flags(event.key).quarantined)
         return;
@@ -401,10 +403,11 @@ void KeyPoolShard::ResetUsage(int64_t day_end_ms) {
   usage_.ResetToDay(day_end_ms);
   ++change_count_;
   for (uint32_t key = 0; key < size(); ++key) {
-    flags(key).calls_today = 0;
-    if (!flags(key).over_limit)
+    KeyFlags& f = flags(key);
+    f.calls_today = 0;
+    if (!f.over_limit)
       continue;
-    flags(key).over_limit = false;
+    f.over_limit = false;
     RefreshAllModels(key);
   }
 }

@@ -1263,8 +1263,7 @@ void ChatService::HandleChat(HttpRequest& request, Responder& responder) {
 }
 
 void ChatService::RecordSuccessfulCall(uint32_t key, std::string_view model, uint64_t tokens) {
-  ModelId model_id = keys_.InternModel(model);
-  answered_calls_.push_back(AnsweredCall{key, model_id, tokens});
+  answered_calls_.push_back(AnsweredCall{key, keys_.InternModel(model), tokens});
   call_stats_.Record(WallMillis(), tokens);
 }
 
@@ -1735,15 +1734,13 @@ void ChatService::Retire(ChatExchange* exchange) {
 
 void ChatService::CountAnswers() {
   int64_t now = WallMillis();
-  for (uint32_t key : answered_keys_)
-    throttle_.Record(key, /*got_429=*/false, 0, now);  // a success never trips it
-  // With thousands of keys each call's usage line is a miss, and on a virtual machine its page
-  // walk too: all of the iteration's fetches are started before the first count, so they wait
-  // together rather than one after another (or one at a time at each success, where a
-  // prefetch's page walk stalled the answer's path: docs/benchmarks.md, "Session of 2026-11-26
-  // from 19:56 UTC").
+  // The iteration's usage lines are fetched together, before the first count, so their misses
+  // and page walks overlap (one prefetch at each success stalled the answer's path on its page
+  // walk: docs/benchmarks.md, "Session of 2026-11-26 from 19:56 UTC").
   for (const AnsweredCall& call : answered_calls_)
     keys_.PrefetchUsage(call.key, call.model);
+  for (uint32_t key : answered_keys_)
+    throttle_.Record(key, /*got_429=*/false, 0, now);  // a success never trips it
   for (const AnsweredCall& call : answered_calls_)
     keys_.RecordUsage(call.key, call.model, call.tokens, now);
   answered_keys_.clear();

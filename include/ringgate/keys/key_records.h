@@ -70,8 +70,8 @@ class KeyRecords {
   // Appends a key with a default payload; returns its index.
   uint32_t Add(std::string_view key) {
     uint32_t index = static_cast<uint32_t>(size_);
+    Expect(size_ + 1);
     if (index % kChunkRecords == 0) {
-      Expect(size_ + 1);
       chunks_.emplace_back(static_cast<Record*>(key_records_detail::MapChunk(kChunkBytes)));
       if (huge_)
         key_records_detail::AdviseHugePages(chunks_.back().get(), kChunkBytes);
